@@ -1,0 +1,14 @@
+"""The layered canvas: data model, rasterization, builders, validation and project files. No torch."""
+
+from .errors import CanvasError, ImageError
+from .images import load_image
+from .project import load_project, save_project
+from .raster import LayerRaster, composite, landmarks_on_canvas, preview, rasterize, rasterize_layer
+from .types import FORMAT_VERSION, Canvas, Category, Layer, Placement
+from .validate import fit_size, validate_canvas
+
+__all__ = [
+    "FORMAT_VERSION", "Canvas", "CanvasError", "Category", "ImageError", "Layer", "LayerRaster", "Placement",
+    "composite", "fit_size", "landmarks_on_canvas", "load_image", "load_project", "preview", "rasterize",
+    "rasterize_layer", "save_project", "validate_canvas",
+]

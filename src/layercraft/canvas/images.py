@@ -1,0 +1,66 @@
+"""Safe image decoding: every image that enters layercraft from outside comes through here."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_PIXELS = 4096 * 4096  # per image; larger inputs are refused before decoding
+MAX_BYTES = 64 * 1024 * 1024
+_CONVERTIBLE = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+def load_image(source: bytes | str | Path, name: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode an image fully and return it as RGBA, or raise ImageError naming `name` and the fault.
+
+    The size check happens on the header, before any pixels are decoded, so decompression bombs
+    cost nothing. Modes that would lose meaning in RGBA (16-bit, float) are refused, not clipped.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{name}: file not found: {path}")
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageError(f"{name}: file is larger than {MAX_BYTES >> 20} MiB")
+        data = path.read_bytes()
+    else:
+        data = bytes(source)
+        if len(data) > MAX_BYTES:
+            raise ImageError(f"{name}: data is larger than {MAX_BYTES >> 20} MiB")
+    if not data:
+        raise ImageError(f"{name}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(
+                    f"{name}: image is {w}×{h} = {w * h} pixels, over the limit of {max_pixels} "
+                    "(decompression bomb guard)"
+                )
+            if img.mode not in _CONVERTIBLE:
+                raise ImageError(f"{name}: unsupported image mode {img.mode!r} (use 8-bit RGB/RGBA/L)")
+            img.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageError(f"{name}: image is too large (decompression bomb guard): {err}") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a recognised image format (corrupt or not an image)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"{name}: corrupt or truncated image ({err})") from None
+    if w == 0 or h == 0:
+        raise ImageError(f"{name}: image has zero size")
+    return img.convert("RGBA")
+
+
+def encode_png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
