@@ -1,0 +1,59 @@
+"""Attention masks over the joint sequence [text (T); noisy (L); segment 1 (n_1); ...; segment k].
+
+All masks are boolean, True = the query (row) may attend to the key (column), shaped
+(1, 1, S, S) so they broadcast over batch and heads in scaled_dot_product_attention.
+
+Modes (`MASK_MODES`):
+- `full`: every token sees every token (LayerComposer, Kontext, One-for-All).
+- `isolated`: AnyPhoto's identity-isolated star topology (eq. 19): text and noisy tokens see all;
+  segment i sees text, noisy and itself, never segment j ≠ i.
+- `cacheable`: condition tokens see only condition tokens, and text never sees noisy tokens.
+  Condition keys/values then depend on nothing that changes across denoising steps (with a fixed,
+  timestep-free modulation for condition tokens), so they can be computed once and cached. Text
+  is left out of what conditions see because text states are timestep-modulated in FLUX blocks.
+- `isolated_cacheable`: both: segment i sees only itself.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MASK_MODES = ("full", "isolated", "cacheable", "isolated_cacheable")
+
+
+def joint_attention_mask(n_text: int, n_noisy: int, segment_lengths: list[int], mode: str = "full") -> torch.Tensor:
+    if mode not in MASK_MODES:
+        raise ValueError(f"unknown attention mask mode {mode!r}; choose from {MASK_MODES}")
+    isolate = mode.startswith("isolated")
+    cache = mode.endswith("cacheable")
+    n_cond = sum(segment_lengths)
+    s = n_text + n_noisy + n_cond
+    m = torch.ones(s, s, dtype=torch.bool)
+    text = slice(0, n_text)
+    noisy = slice(n_text, n_text + n_noisy)
+    cond = slice(n_text + n_noisy, s)
+    if cache:
+        m[text, noisy] = False
+        m[cond, : n_text + n_noisy] = False
+    if isolate:
+        m[cond, cond] = False
+        start = n_text + n_noisy
+        for n in segment_lengths:
+            m[start : start + n, start : start + n] = True
+            start += n
+    return m[None, None]
+
+
+def pad_masks(masks: list[torch.Tensor], length: int) -> torch.Tensor:
+    """Stack per-sample (1, 1, S_i, S_i) masks into (B, 1, length, length).
+
+    Padded keys are masked out for every query; a padded query attends only to itself, so its
+    softmax row stays finite (its output is discarded anyway).
+    """
+    out = torch.zeros(len(masks), 1, length, length, dtype=torch.bool)
+    eye = torch.eye(length, dtype=torch.bool)
+    for b, m in enumerate(masks):
+        n = m.shape[-1]
+        out[b, 0, :n, :n] = m[0, 0]
+        out[b, 0, n:, :] = eye[n:]
+    return out
