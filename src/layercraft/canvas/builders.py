@@ -104,7 +104,8 @@ def location_canvas(faces: Sequence[tuple[Image.Image, np.ndarray]], targets: Se
     """A canvas with one face layer per (face crop, its landmarks) placed at each target."""
     if len(faces) != len(targets):
         raise CanvasError(f"got {len(faces)} faces but {len(targets)} target landmark sets")
-    layers = [location_layer(f"face{k}", im, lm, tgt, **kw) for k, ((im, lm), tgt) in enumerate(zip(faces, targets, strict=True))]
+    pairs = enumerate(zip(faces, targets, strict=True))
+    layers = [location_layer(f"face{k}", im, lm, tgt, **kw) for k, ((im, lm), tgt) in pairs]
     return Canvas(width=width, height=height, layers=layers, prompt=prompt)
 
 

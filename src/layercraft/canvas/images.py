@@ -15,12 +15,13 @@ MAX_BYTES = 64 * 1024 * 1024
 _CONVERTIBLE = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr", "LAB", "HSV"}
 
 
-def load_image(source: bytes | str | Path, name: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(source: bytes | str | Path, name: str = "image", max_pixels: int | None = None) -> Image.Image:
     """Decode an image fully and return it as RGBA, or raise ImageError naming `name` and the fault.
 
     The size check happens on the header, before any pixels are decoded, so decompression bombs
     cost nothing. Modes that would lose meaning in RGBA (16-bit, float) are refused, not clipped.
     """
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .errors import CanvasError
 from .images import encode_png, load_image
 from .types import FORMAT_VERSION, Canvas, Layer
+from .validate import validate_canvas
 
 FORMAT_NAME = "layercraft-project"
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
@@ -44,12 +45,18 @@ def canvas_to_json(canvas: Canvas) -> dict:
     return data
 
 
-def save_project(canvas: Canvas, path: str | Path) -> Path:
+def save_project(canvas: Canvas, path: str | Path, *, stride: int | None = None) -> Path:
+    """Write `canvas` to `path` atomically; with `stride`, validate it first (nothing is written if invalid)."""
+    if stride is not None:
+        validate_canvas(canvas, stride=stride)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved project gets normal permissions
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest, indent=2))

@@ -154,31 +154,34 @@ _LOCKED = (220, 40, 40)
 _UNLOCKED = (40, 110, 230)
 
 
-def preview(canvas: Canvas) -> Image.Image:
-    """Collage with each layer's box: red = locked (with a padlock tag), blue = unlocked, and the
-    z-order index (0 = back) written in the tag. Category references are shown in a strip below."""
-    img = composite(canvas, base=(236, 236, 236))
+def preview(canvas: Canvas, min_side: int = 384) -> Image.Image:
+    """Collage with each layer's box: red = locked (tag says LOCK), blue = unlocked, and the z-order
+    index (0 = back) in the tag. Small canvases are upscaled (nearest) to at least `min_side` so the
+    tags stay readable. Category references are shown in a strip below."""
+    k = max(1, -(-min_side // max(canvas.width, canvas.height)))
+    size = (canvas.width * k, canvas.height * k)
+    img = composite(canvas, base=(236, 236, 236)).resize(size, Image.Resampling.NEAREST)
     rasters = rasterize(canvas)
     refs = [r for r in rasters if not r.placed]
     strip = 64 if refs else 0
-    sheet = Image.new("RGB", (canvas.width, canvas.height + strip), (250, 250, 250))
+    sheet = Image.new("RGB", (img.width, img.height + strip), (250, 250, 250))
     sheet.paste(img, (0, 0))
     draw = ImageDraw.Draw(sheet)
     for z, r in enumerate(x for x in rasters if x.placed):
         box = r.box
         if box is None:
             continue
+        x0, y0, x1, y1 = (v * k for v in box)
         colour = _LOCKED if r.locked else _UNLOCKED
-        draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=colour, width=2)
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=2)
         tag = f"{z}{' LOCK' if r.locked else ''} {r.id}"
-        tw = 6 * len(tag) + 4
-        draw.rectangle((box[0], box[1], box[0] + tw, box[1] + 11), fill=colour)
-        draw.text((box[0] + 2, box[1]), tag, fill=(255, 255, 255))
+        draw.rectangle((x0, y0, x0 + 6 * len(tag) + 4, y0 + 11), fill=colour)
+        draw.text((x0 + 2, y0), tag, fill=(255, 255, 255))
     x = 2
     for r in refs:
         thumb = Image.fromarray(r.rgba, "RGBA")
         thumb.thumbnail((strip - 14, strip - 14))
-        sheet.paste(thumb, (x, canvas.height + 12), thumb)
-        draw.text((x, canvas.height), r.category.value, fill=(0, 0, 0))
+        sheet.paste(thumb, (x, img.height + 12), thumb)
+        draw.text((x, img.height), r.category.value, fill=(0, 0, 0))
         x += max(thumb.width, 6 * len(r.category.value)) + 8
     return sheet

@@ -1,0 +1,109 @@
+"""The `layercraft` command line: wiring only; the work lives in the packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
+from .conditioning import POSITION_SCHEMES, token_report
+from .examples import example_path
+
+app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized image generation.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas project files.", no_args_is_help=True)
+app.add_typer(canvas_app, name="canvas")
+console = Console(soft_wrap=True)
+
+SCHEMES = sorted(POSITION_SCHEMES) + ["kontext_collage"]
+
+
+def _load(path: Path):
+    try:
+        return load_project(path)
+    except CanvasError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
+
+
+@canvas_app.command("info")
+def canvas_info(
+    project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
+    scheme: str = typer.Option("layercomposer", help=f"Position scheme for token counts: {', '.join(SCHEMES)}."),
+    token_px: int = typer.Option(8, help="Pixels per condition token side (VAE factor × patch)."),
+) -> None:
+    """Show the canvas, its layers (z-order, lock, category, box) and condition tokens per layer."""
+    c = _load(project)
+    console.print(f"[bold]{project}[/bold]  {c.width}×{c.height}  format v{c.version}")
+    console.print(f"prompt: {c.prompt!r}")
+    grid = (c.height // token_px, c.width // token_px)
+    try:
+        tokens = token_report(c, scheme, grid)
+    except ValueError as err:
+        console.print(f"[yellow]no token counts:[/yellow] {err}")
+        tokens = None
+    table = Table("z", "id", "name", "category", "locked", "visible", "box", "tokens", "descriptor")
+    rasters = {r.id: r for r in rasterize(c)}
+    for z, layer in enumerate(c.all_layers()):
+        r = rasters.get(layer.id)
+        box = r.box if r is not None else None
+        n = tokens.per_layer.get(layer.id, "") if tokens else ""
+        table.add_row(str(z), layer.id, layer.name, layer.category.value, "🔒" if layer.locked else "",
+                      "yes" if layer.visible else "no", str(box) if layer.placed else "reference", str(n),
+                      layer.descriptor or "")
+    console.print(table)
+    if tokens:
+        console.print(f"{scheme}: {tokens.total} condition tokens (unpruned {tokens.unpruned}), "
+                      f"{tokens.noisy} noisy tokens on a {grid[1]}×{grid[0]} grid")
+
+
+@canvas_app.command("validate")
+def canvas_validate(
+    project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
+    stride: int = typer.Option(16, help="Model stride the canvas size must divide by."),
+    max_layers: int = typer.Option(32, help="Largest number of layers accepted."),
+) -> None:
+    """Check a project file; exit 1 with every problem named, else print OK."""
+    c = _load(project)
+    try:
+        validate_canvas(c, stride=stride, max_layers=max_layers)
+    except CanvasError as err:
+        console.print(f"[red]invalid:[/red] {err}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]OK[/green] {project}: {len(c.layers)} layers, {c.width}×{c.height}")
+
+
+@canvas_app.command("render")
+def canvas_render(
+    project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
+    out: Path = typer.Option(Path("out/canvas"), help="Folder for collage.png, preview.png and layers/."),
+    layers: bool = typer.Option(False, help="Also write each rasterized layer as layers/<id>.png."),
+) -> None:
+    """Write the collage (layers composited by z-order) and an annotated preview."""
+    c = _load(project)
+    out.mkdir(parents=True, exist_ok=True)
+    composite(c).save(out / "collage.png")
+    preview(c).save(out / "preview.png")
+    if layers:
+        from PIL import Image
+
+        (out / "layers").mkdir(exist_ok=True)
+        for r in rasterize(c):
+            Image.fromarray(r.rgba, "RGBA").save(out / "layers" / f"{r.id}.png")
+    console.print(f"wrote {out / 'collage.png'} and {out / 'preview.png'}")
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("out/demo"), help="Output folder.")) -> None:
+    """The main job on the bundled example: validate, count tokens, render collage and preview."""
+    path = example_path()
+    canvas_validate(path, stride=16, max_layers=32)
+    canvas_info(path, scheme="layercomposer", token_px=8)
+    canvas_render(path, out=out, layers=False)
+
+
+if __name__ == "__main__":
+    app()
