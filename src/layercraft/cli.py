@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
 from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
+from .canvas.images import save_image_atomic
 from .conditioning import POSITION_SCHEMES, token_report
 from .examples import example_path
 
@@ -81,18 +83,22 @@ def canvas_render(
     project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
     out: Path = typer.Option(Path("out/canvas"), help="Folder for collage.png, preview.png and layers/."),
     layers: bool = typer.Option(False, help="Also write each rasterized layer as layers/<id>.png."),
+    stride: int = typer.Option(1, help="Also require the canvas size to divide by this model stride."),
 ) -> None:
-    """Write the collage (layers composited by z-order) and an annotated preview."""
-    c = _load(project)
-    out.mkdir(parents=True, exist_ok=True)
-    composite(c).save(out / "collage.png")
-    preview(c).save(out / "preview.png")
-    if layers:
-        from PIL import Image
+    """Write the collage (layers composited by z-order) and an annotated preview.
 
-        (out / "layers").mkdir(exist_ok=True)
-        for r in rasterize(c):
-            Image.fromarray(r.rgba, "RGBA").save(out / "layers" / f"{r.id}.png")
+    The canvas is validated first; an invalid one writes nothing."""
+    c = _load(project)
+    try:
+        validate_canvas(c, stride=stride)
+    except CanvasError as err:
+        console.print(f"[red]invalid:[/red] {err}")
+        raise typer.Exit(1) from None
+    images = {"collage.png": composite(c), "preview.png": preview(c)}
+    if layers:
+        images.update({f"layers/{r.id}.png": Image.fromarray(r.rgba, "RGBA") for r in rasterize(c)})
+    for name, img in images.items():
+        save_image_atomic(img, out / name)
     console.print(f"wrote {out / 'collage.png'} and {out / 'preview.png'}")
 
 
@@ -102,7 +108,7 @@ def demo(out: Path = typer.Option(Path("out/demo"), help="Output folder.")) -> N
     path = example_path()
     canvas_validate(path, stride=16, max_layers=32)
     canvas_info(path, scheme="layercomposer", token_px=8)
-    canvas_render(path, out=out, layers=False)
+    canvas_render(path, out=out, layers=False, stride=16)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,13 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from conftest import noise_image, solid
 from layercraft.canvas import Canvas, CanvasError, ImageError, Layer, Placement, load_image, load_project, save_project
 from layercraft.canvas.builders import background_layer
+from layercraft.canvas.project import MIGRATIONS
+from layercraft.cli import app
 
 
 def make_canvas() -> Canvas:
@@ -70,6 +73,10 @@ def test_bad_project_files_are_refused_by_name(tmp_path, mutate, message):
     _write_zip(path, members)
     with pytest.raises(CanvasError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_project(path)
+    # the CLI names the same problem, exits 1 and writes nothing
+    out = tmp_path / "render"
+    res = CliRunner().invoke(app, ["canvas", "render", str(path), "--out", str(out)])
+    assert res.exit_code == 1 and message in res.output and not out.exists()
 
 
 def _edit_canvas(tmp_path, edit) -> pytest.ExceptionInfo:
@@ -136,3 +143,23 @@ def test_bomb_in_project_is_refused_before_decoding(tmp_path, monkeypatch):
     _write_zip(tmp_path / "bad.lcp", members)
     with pytest.raises(CanvasError, match="decompression bomb guard"):
         load_project(tmp_path / "bad.lcp")
+
+
+def test_migration_hook_upgrades_old_versions(tmp_path, monkeypatch):
+    members = _valid_members(tmp_path)
+    data = json.loads(members["canvas.json"])
+    data["prompt_text"] = data.pop("prompt")  # pretend version 0 named the field differently
+    members["canvas.json"] = json.dumps(data).encode()
+    members["manifest.json"] = b'{"format": "layercraft-project", "version": 0}'
+    _write_zip(tmp_path / "old.lcp", members)
+    with pytest.raises(CanvasError, match="no migration from format version 0"):
+        load_project(tmp_path / "old.lcp")
+
+    def v0_to_v1(d):
+        d = dict(d)
+        d["prompt"] = d.pop("prompt_text")
+        return d
+
+    monkeypatch.setitem(MIGRATIONS, 0, v0_to_v1)
+    c = load_project(tmp_path / "old.lcp")
+    assert c.prompt == "two people on a beach" and c.version == 1

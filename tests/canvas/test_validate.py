@@ -41,3 +41,16 @@ def test_invalid_canvas_is_not_saved(tmp_path):
     assert not (tmp_path / "out.lcp").exists()
     save_project(Canvas(width=32, height=32, layers=[Layer(id="a", image=solid(4, 4))]), tmp_path / "ok.lcp", stride=16)
     assert (tmp_path / "ok.lcp").exists()
+
+
+@pytest.mark.parametrize("layers, size, message", [
+    ([Layer(id="ghost", image=solid(8, 8, alpha=0))], (32, 32), "layer 'ghost' is fully transparent"),
+    ([Layer(id="away", image=solid(8, 8), placement=Placement(x=-50, y=0))], (32, 32), "entirely off"),
+    ([Layer(id="a", image=solid(8, 8))], (40, 32), "not a multiple of the model stride 16"),
+    ([Layer(id=f"l{i}", image=solid(8, 8)) for i in range(33)], (32, 32), "more than the limit of 32"),
+])
+def test_each_canvas_problem_is_named_and_nothing_is_written(tmp_path, layers, size, message):
+    canvas = Canvas(width=size[0], height=size[1], layers=layers)
+    with pytest.raises(CanvasError, match=message):
+        save_project(canvas, tmp_path / "c.lcp", stride=16)
+    assert list(tmp_path.iterdir()) == []

@@ -95,3 +95,27 @@ def test_plans_for_collage_and_category_references():
     assert plans[0].rgba.shape == (16, 16, 4) and plans[0].spec.keep.sum() == 4 and not plans[0].spec.placed
     with pytest.raises(ValueError, match="unplaced category reference"):
         plan_segments(Canvas(width=64, height=64, layers=[ref]), "layercomposer", (16, 16))
+
+
+def test_assemble_prunes_tokens_and_attaches_scheme_ids():
+    from layercraft.conditioning import ConditionBatch, assemble
+
+    c = Canvas(width=32, height=32, layers=[
+        _layer("bg", 0, 0, 32, 32, locked=True),
+        _layer("p", 8, 8, 8, 8, locked=False),
+        _layer("q", 16, 0, 16, 8, locked=True),
+    ])
+    grid = (4, 4)  # 8 px tokens
+    plans = plan_segments(c, "layercomposer", grid)
+    grids = [torch.arange(16).float().view(16, 1) + 100 * i for i in range(3)]
+    s = assemble(plans, grids, "layercomposer", grid)
+    assert s.lengths == [14, 1, 2] and s.layer_ids == ["bg", "p", "q"]
+    assert s.locked.tolist() == [True, False, True]
+    # bg loses cells (0, 2) and (0, 3) to the front locked layer q; p is unlocked j = 1 at (1, 1)
+    assert s.tokens[14:].view(-1).tolist() == [105, 202, 203]
+    assert s.ids[14:].tolist() == [[1, 1, 1], [0, 0, 2], [0, 0, 3]]
+    assert [0, 0, 2] not in s.ids[:14].tolist()
+    batch = ConditionBatch.collate([s, s])
+    assert batch.tokens.shape == (2, 17, 1) and batch.valid.all()
+    with pytest.raises(ValueError, match="segment 0: 15 tokens"):
+        assemble(plans, [torch.zeros(15, 1)] + grids[1:], "layercomposer", grid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -59,6 +60,20 @@ def load_image(source: bytes | str | Path, name: str = "image", max_pixels: int 
     if w == 0 or h == 0:
         raise ImageError(f"{name}: image has zero size")
     return img.convert("RGBA")
+
+
+def save_image_atomic(img: Image.Image, path: str | Path) -> Path:
+    """Write a PNG via a temp file in the same folder and a rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(encode_png(img))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def encode_png(img: Image.Image) -> bytes:
