@@ -1,0 +1,183 @@
+"""The training loop on accelerate: one loop for every stage, single- or multi-process.
+
+Checkpoints are accelerate `save_state` folders (model, optimizer, scheduler, EMA, step, RNG),
+pruned to the newest `keep_checkpoints`; a run started again in the same output folder resumes
+from the newest one. `log.jsonl` holds one line per optimizer step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .task import Task, build_task, step_seed
+
+COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a crash mid-save leaves it unusable, not corrupt
+
+
+@dataclass
+class TrainState:
+    """Small state checkpointed beside the weights."""
+
+    step: int = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.step = int(d["step"])
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    output_dir: Path = Path(".")
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    ckpts = [(int(m.group(1)), p) for p in (output_dir / "checkpoints").glob("checkpoint_*")
+             if (m := re.fullmatch(r"checkpoint_(\d+)", p.name)) and (p / COMPLETE).exists()]
+    return max(ckpts)[1] if ckpts else None
+
+
+def _trim_log(log: Path, step: int) -> None:
+    """Drop log lines past the step we resume from (they were lost with the crash)."""
+    if not log.exists():
+        return
+    keep = [ln for ln in log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    tmp = log.with_suffix(".tmp")
+    tmp.write_text("".join(ln + "\n" for ln in keep))
+    os.replace(tmp, log)
+
+
+def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
+    out = Path(cfg.output_dir)
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.grad_accum,
+        project_config=ProjectConfiguration(project_dir=str(out), automatic_checkpoint_naming=True,
+                                            total_limit=cfg.keep_checkpoints),
+    )
+    torch.manual_seed(cfg.seed)
+    task = task or build_task(cfg)
+    model = task.model
+    if cfg.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    params = [p for p in task.trainable_parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = get_scheduler(cfg.lr_schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
+                              num_training_steps=cfg.max_steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    ema = EMAModel(params, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
+    state = TrainState()
+    accelerator.register_for_checkpointing(state)
+    if ema is not None:
+        accelerator.register_for_checkpointing(ema)
+
+    log = out / "log.jsonl"
+    resume = latest_checkpoint(out)
+    if accelerator.is_main_process:
+        for p in (out / "checkpoints").glob("checkpoint_*"):
+            if not (p / COMPLETE).exists():  # left by a crash mid-save
+                shutil.rmtree(p)
+    accelerator.wait_for_everyone()
+    if resume is not None:
+        accelerator.load_state(str(resume))
+        accelerator.project_configuration.iteration = int(resume.name.split("_")[1]) + 1
+        if accelerator.is_main_process:
+            _trim_log(log, state.step)
+            (out / "config.yaml").write_text(cfg.to_yaml())
+    elif accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        log.unlink(missing_ok=True)
+        (out / "config.yaml").write_text(cfg.to_yaml())
+
+    rank = accelerator.process_index
+    losses: list[float] = []
+    bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not accelerator.is_local_main_process,
+               desc=f"train {cfg.task}")
+    model.train()
+    while state.step < cfg.max_steps:
+        step_loss, logs = 0.0, {}
+        for micro in range(cfg.grad_accum):
+            index = state.step * cfg.grad_accum + micro
+            batch = task.batch(index, rank, cfg.batch_size)
+            gen = torch.Generator().manual_seed(step_seed(cfg.seed, index, rank))
+            with accelerator.accumulate(model), accelerator.autocast():
+                loss, logs = task.loss(model, batch, gen)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and cfg.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            step_loss += loss.detach().float() / cfg.grad_accum
+        if ema is not None:
+            ema.step(params)
+        state.step += 1
+        mean_loss = accelerator.reduce(step_loss.to(accelerator.device), reduction="mean").item()
+        losses.append(mean_loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{mean_loss:.4f}")
+        if accelerator.is_main_process:
+            with log.open("a") as f:
+                f.write(json.dumps({"step": state.step, "loss": mean_loss, "lr": scheduler.get_last_lr()[0],
+                                    **{k: float(v) for k, v in logs.items()}}) + "\n")
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps:
+            saved = Path(accelerator.save_state())
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                (saved / COMPLETE).write_text(str(state.step))
+        if cfg.sample_every and state.step % cfg.sample_every == 0 and accelerator.is_main_process:
+            with _ema_weights(ema, params):
+                task.sample(accelerator.unwrap_model(model), state.step, out / "samples")
+    bar.close()
+    accelerator.wait_for_everyone()
+    _check_replicas(accelerator, params, out)
+    if accelerator.is_main_process:
+        with _ema_weights(ema, params):
+            task.export(accelerator.unwrap_model(model), out / "final")
+    accelerator.end_training()
+    return TrainResult(steps=state.step, losses=losses, output_dir=out)
+
+
+def _check_replicas(accelerator: Accelerator, params: list[torch.nn.Parameter], out: Path) -> None:
+    """Every process must end with identical weights (gradients were all-reduced); record and verify."""
+    with torch.no_grad():
+        fp = torch.stack([sum(p.double().sum() for p in params), sum((p.double() ** 2).sum() for p in params)])
+    fps = accelerator.gather(fp.to(accelerator.device)[None]).view(-1, 2).cpu()
+    if accelerator.is_main_process:
+        (out / "replicas.json").write_text(json.dumps({"processes": accelerator.num_processes,
+                                                       "fingerprints": fps.tolist()}))
+    if not torch.allclose(fps, fps[:1].expand_as(fps), rtol=1e-9, atol=0):
+        raise RuntimeError(f"model replicas diverged across processes: {fps.tolist()}")
+
+
+class _ema_weights:
+    """Context: swap EMA weights in for sampling/export, then restore the trained ones."""
+
+    def __init__(self, ema: EMAModel | None, params: list[torch.nn.Parameter]):
+        self.ema, self.params = ema, params
+
+    def __enter__(self):
+        if self.ema is not None:
+            self.ema.store(self.params)
+            self.ema.copy_to(self.params)
+
+    def __exit__(self, *exc):
+        if self.ema is not None:
+            self.ema.restore(self.params)
