@@ -19,7 +19,9 @@ def test_same_spec_same_pixels_and_json_round_trip():
 def test_other_image_of_scene_differs_but_keeps_cast_and_background():
     sc = scene(5, n_people=3)
     a, b = image_spec(sc, 0), image_spec(sc, 1)
-    assert sorted(p.identity for p in a.people) == sorted(p.identity for p in b.people) == sorted(sc.identities)
+    assert (
+        sorted(p.identity for p in a.people) == sorted(p.identity for p in b.people) == sorted(sc.identities)
+    )
     assert a.background == b.background
     assert not np.array_equal(render(a).rgb, render(b).rgb)
 
@@ -51,7 +53,9 @@ def test_boxes_match_alpha_and_landmarks_lie_in_face_boxes(crowd):
         lm = crowd.landmarks[i]
         assert ((lm[:, 0] >= x0) & (lm[:, 0] <= x1) & (lm[:, 1] >= y0) & (lm[:, 1] <= y1)).all()
         assert lm[0, 0] < lm[1, 0] and lm[3, 0] < lm[4, 0]  # image-left eye / mouth corner first
-        assert lm[2, 1] > lm[:2, 1].max() and lm[3:, 1].min() > lm[2, 1] - 1  # nose below eyes, mouth below nose
+        assert (
+            lm[2, 1] > lm[:2, 1].max() and lm[3:, 1].min() > lm[2, 1] - 1
+        )  # nose below eyes, mouth below nose
         face = crowd.parts[i, 0]
         assert face.any() and not (face & crowd.parts[i, 1]).any()
 
@@ -82,8 +86,16 @@ def test_people_fit_the_canvas_and_prompt_names_counts():
         assert s.rgb.shape == (128, 128, 3)
         assert (s.person_boxes[:, 1] >= 0).all() and (s.face_boxes[:, 3] > s.face_boxes[:, 1]).all()
         n = s.n
-        word = ["one person", "two people", "three people", "four people", "five people", "six people",
-                "seven people", "eight people"][n - 1]
+        word = [
+            "one person",
+            "two people",
+            "three people",
+            "four people",
+            "five people",
+            "six people",
+            "seven people",
+            "eight people",
+        ][n - 1]
         assert word in s.meta["prompt"].lower()
 
 

@@ -2,7 +2,13 @@ import pytest
 
 from layercraft.world.layout import scene
 from layercraft.world.splits import (
-    IDENTITY_RANGES, SCENE_RANGES, SPLITS, HeldOutError, check_split, identity_split, scene_range,
+    IDENTITY_RANGES,
+    SCENE_RANGES,
+    SPLITS,
+    HeldOutError,
+    check_split,
+    identity_split,
+    scene_range,
 )
 
 

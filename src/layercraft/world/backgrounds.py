@@ -18,8 +18,11 @@ KINDS = ("beach", "snow", "forest", "city street", "park", "desert", "studio", "
 TIMES = ("day", "sunset", "night")
 SS = 2
 
-_SKY = {"day": ((70, 140, 225), (185, 222, 250)), "sunset": ((60, 50, 130), (250, 150, 90)),
-        "night": ((6, 10, 32), (30, 42, 86))}
+_SKY = {
+    "day": ((70, 140, 225), (185, 222, 250)),
+    "sunset": ((60, 50, 130), (250, 150, 90)),
+    "night": ((6, 10, 32), (30, 42, 86)),
+}
 TIME_GAIN = {"day": (1.0, 1.0, 1.0), "sunset": (1.02, 0.86, 0.72), "night": (0.5, 0.56, 0.78)}
 
 
@@ -66,7 +69,9 @@ class _Plate:
                 cx, cy, cw = self.u(0, 1) * W, self.u(0.15, 0.6) * horizon, self.u(0.08, 0.16) * W
                 for k in range(4):
                     ox, r = (k - 1.5) * cw * 0.4, cw * (0.35 if k in (1, 2) else 0.25)
-                    self.d.ellipse((cx + ox - r, cy - r * 0.8, cx + ox + r, cy + r * 0.6), fill=(248, 248, 252))
+                    self.d.ellipse(
+                        (cx + ox - r, cy - r * 0.8, cx + ox + r, cy + r * 0.6), fill=(248, 248, 252)
+                    )
 
     def tree(self, x: float, base: float, size: float, crown: RGB, kind: str = "round") -> None:
         trunk = self.t((96, 64, 36))
@@ -78,8 +83,9 @@ class _Plate:
                 self.d.polygon([(x - wdt, y), (x + wdt, y), (x, y - size * 0.45)], fill=self.t(crown))
         else:
             r = size * 0.38
-            self.d.ellipse((x - r, base - size * 0.5 - r * 1.5, x + r, base - size * 0.5 + r * 0.4),
-                           fill=self.t(crown))
+            self.d.ellipse(
+                (x - r, base - size * 0.5 - r * 1.5, x + r, base - size * 0.5 + r * 0.4), fill=self.t(crown)
+            )
 
     def finish(self) -> np.ndarray:
         return np.asarray(self.img.reduce(SS))
@@ -99,12 +105,16 @@ def _beach(p: _Plate) -> None:
         p.d.line((x, base, x + size * 0.15, base - size), fill=p.t((120, 84, 50)), width=int(size * 0.06))
         tx, ty = x + size * 0.15, base - size
         for ang in np.linspace(0.2, np.pi - 0.2, 5):
-            p.d.line((tx, ty, tx + np.cos(ang) * size * 0.4, ty + size * 0.1 - np.sin(ang) * size * 0.12),
-                     fill=p.t((40, 140, 60)), width=int(size * 0.05))
+            p.d.line(
+                (tx, ty, tx + np.cos(ang) * size * 0.4, ty + size * 0.1 - np.sin(ang) * size * 0.12),
+                fill=p.t((40, 140, 60)),
+                width=int(size * 0.05),
+            )
     ux = p.u(0, 1) * p.W
     col = list(GARMENT.values())[int(p.rng.integers(len(GARMENT)))]
-    p.d.pieslice((ux - 0.12 * p.W, sea_end + 0.02 * p.H, ux + 0.12 * p.W, sea_end + 0.2 * p.H), 180, 360,
-                 fill=p.t(col))
+    p.d.pieslice(
+        (ux - 0.12 * p.W, sea_end + 0.02 * p.H, ux + 0.12 * p.W, sea_end + 0.2 * p.H), 180, 360, fill=p.t(col)
+    )
 
 
 def _snow(p: _Plate) -> None:
@@ -113,8 +123,10 @@ def _snow(p: _Plate) -> None:
     for _ in range(3):
         x, wdt, hgt = p.u(-0.1, 1.1) * p.W, p.u(0.2, 0.45) * p.W, p.u(0.15, 0.3) * p.H
         p.d.polygon([(x - wdt, hz), (x + wdt, hz), (x, hz - hgt)], fill=p.t((150, 160, 185)))
-        p.d.polygon([(x - wdt * 0.3, hz - hgt * 0.7), (x + wdt * 0.3, hz - hgt * 0.7), (x, hz - hgt)],
-                    fill=p.t((245, 248, 255)))
+        p.d.polygon(
+            [(x - wdt * 0.3, hz - hgt * 0.7), (x + wdt * 0.3, hz - hgt * 0.7), (x, hz - hgt)],
+            fill=p.t((245, 248, 255)),
+        )
     p.gradient(hz, p.H, p.t((225, 232, 245)), p.t((250, 252, 255)))
     for _ in range(int(p.rng.integers(2, 6))):
         p.tree(p.u(0, 1) * p.W, hz + p.u(0, 0.08) * p.H, p.u(0.12, 0.25) * p.H, (30, 90, 60), "pine")
@@ -133,7 +145,9 @@ def _forest(p: _Plate) -> None:
         p.tree(x, hz + p.u(0.0, 0.12) * p.H, size, crown, "pine" if p.rng.random() < 0.5 else "round")
     for _ in range(6):
         x, y = p.u(0, p.W), p.u(hz + 0.2 * p.H, p.H)
-        p.d.ellipse((x - 6, y - 4, x + 6, y + 4), fill=p.t((200, 60, 60) if p.rng.random() < 0.5 else (240, 220, 90)))
+        p.d.ellipse(
+            (x - 6, y - 4, x + 6, y + 4), fill=p.t((200, 60, 60) if p.rng.random() < 0.5 else (240, 220, 90))
+        )
 
 
 def _city(p: _Plate) -> None:
@@ -150,7 +164,9 @@ def _city(p: _Plate) -> None:
         for wy in np.arange(hz - bh + ww, hz - ww, ww * 1.8):
             for wx in np.arange(x + ww * 0.8, x + bw - ww, ww * 1.7):
                 on = lit and p.rng.random() < 0.5
-                p.d.rectangle((wx, wy, wx + ww, wy + ww * 1.1), fill=(250, 220, 120) if on else p.t((60, 80, 110)))
+                p.d.rectangle(
+                    (wx, wy, wx + ww, wy + ww * 1.1), fill=(250, 220, 120) if on else p.t((60, 80, 110))
+                )
         x += bw + p.u(0, 0.03) * p.W
     p.d.rectangle((0, hz, p.W, hz + 0.12 * p.H), fill=p.t((170, 170, 165)))
     p.gradient(int(hz + 0.12 * p.H), p.H, p.t((70, 70, 75)), p.t((90, 90, 95)))
@@ -159,8 +175,10 @@ def _city(p: _Plate) -> None:
         p.d.rectangle((x0, y - SS, x0 + 0.06 * p.W, y + SS), fill=p.t((240, 230, 200)))
     lx = p.u(0.05, 0.95) * p.W
     p.d.rectangle((lx - SS, hz - 0.3 * p.H, lx + SS, hz + 0.1 * p.H), fill=p.t((40, 40, 44)))
-    p.d.ellipse((lx - 4 * SS, hz - 0.32 * p.H, lx + 4 * SS, hz - 0.28 * p.H),
-                fill=(255, 230, 150) if lit else p.t((220, 220, 200)))
+    p.d.ellipse(
+        (lx - 4 * SS, hz - 0.32 * p.H, lx + 4 * SS, hz - 0.28 * p.H),
+        fill=(255, 230, 150) if lit else p.t((220, 220, 200)),
+    )
 
 
 def _park(p: _Plate) -> None:
@@ -168,8 +186,10 @@ def _park(p: _Plate) -> None:
     p.sky(hz)
     p.gradient(hz, p.H, p.t((90, 160, 70)), p.t((110, 180, 80)))
     px = p.u(0.2, 0.8) * p.W
-    p.d.polygon([(px - 0.03 * p.W, hz), (px + 0.03 * p.W, hz), (px + 0.3 * p.W, p.H), (px - 0.3 * p.W, p.H)],
-                fill=p.t((210, 190, 150)))
+    p.d.polygon(
+        [(px - 0.03 * p.W, hz), (px + 0.03 * p.W, hz), (px + 0.3 * p.W, p.H), (px - 0.3 * p.W, p.H)],
+        fill=p.t((210, 190, 150)),
+    )
     for _ in range(int(p.rng.integers(2, 6))):
         p.tree(p.u(0, 1) * p.W, hz + p.u(0.0, 0.06) * p.H, p.u(0.25, 0.45) * p.H, (50, 130, 50))
     bx, by = p.u(0.05, 0.75) * p.W, hz + p.u(0.05, 0.12) * p.H
@@ -177,7 +197,10 @@ def _park(p: _Plate) -> None:
     p.d.rectangle((bx, by - 0.04 * p.H, bx + 0.2 * p.W, by - 0.025 * p.H), fill=p.t((130, 80, 40)))
     for _ in range(12):
         x, y = p.u(0, p.W), p.u(hz, p.H)
-        p.d.ellipse((x - 3, y - 3, x + 3, y + 3), fill=p.t((250, 250, 120) if p.rng.random() < 0.5 else (240, 120, 160)))
+        p.d.ellipse(
+            (x - 3, y - 3, x + 3, y + 3),
+            fill=p.t((250, 250, 120) if p.rng.random() < 0.5 else (240, 120, 160)),
+        )
 
 
 def _desert(p: _Plate) -> None:
@@ -191,7 +214,9 @@ def _desert(p: _Plate) -> None:
         x, base, s = p.u(0, 1) * p.W, hz + p.u(0.02, 0.15) * p.H, p.u(0.12, 0.25) * p.H
         g = p.t((60, 130, 70))
         p.d.rounded_rectangle((x - s * 0.1, base - s, x + s * 0.1, base), int(s * 0.1), fill=g)
-        p.d.rounded_rectangle((x - s * 0.35, base - s * 0.7, x - s * 0.2, base - s * 0.35), int(s * 0.07), fill=g)
+        p.d.rounded_rectangle(
+            (x - s * 0.35, base - s * 0.7, x - s * 0.2, base - s * 0.35), int(s * 0.07), fill=g
+        )
         p.d.rectangle((x - s * 0.35, base - s * 0.45, x, base - s * 0.35), fill=g)
     for _ in range(3):
         x, y, r = p.u(0, p.W), p.u(hz + 0.1 * p.H, p.H), p.u(0.01, 0.03) * p.W
@@ -208,8 +233,9 @@ def _studio(p: _Plate) -> None:
     for sx in (p.u(0.05, 0.2), p.u(0.8, 0.95)):
         x = sx * p.W
         p.d.line((x, floor, x, floor - 0.45 * p.H), fill=p.t((40, 40, 40)), width=SS * 2)
-        p.d.rectangle((x - 0.04 * p.W, floor - 0.5 * p.H, x + 0.04 * p.W, floor - 0.43 * p.H),
-                      fill=p.t((235, 235, 230)))
+        p.d.rectangle(
+            (x - 0.04 * p.W, floor - 0.5 * p.H, x + 0.04 * p.W, floor - 0.43 * p.H), fill=p.t((235, 235, 230))
+        )
 
 
 def _night_sky(p: _Plate) -> None:
@@ -227,8 +253,16 @@ def _night_sky(p: _Plate) -> None:
             p.d.ellipse((x - r, y - r, x + r, y + r), fill=(230, 230, 255))
 
 
-_DRAW = {"beach": _beach, "snow": _snow, "forest": _forest, "city street": _city, "park": _park,
-         "desert": _desert, "studio": _studio, "night sky": _night_sky}
+_DRAW = {
+    "beach": _beach,
+    "snow": _snow,
+    "forest": _forest,
+    "city street": _city,
+    "park": _park,
+    "desert": _desert,
+    "studio": _studio,
+    "night sky": _night_sky,
+}
 
 
 @lru_cache(maxsize=256)

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from .identity import Character
 
-_HAIR_WORDS = {"bald": None, "buzz": "buzz-cut", "short": "short", "bob": "bob-cut", "long": "long",
-               "ponytail": "ponytailed", "spiky": "spiky", "curly": "curly", "mohawk": "mohawk", "bun": "bunned"}
+_HAIR_WORDS = {
+    "bald": None,
+    "buzz": "buzz-cut",
+    "short": "short",
+    "bob": "bob-cut",
+    "long": "long",
+    "ponytail": "ponytailed",
+    "spiky": "spiky",
+    "curly": "curly",
+    "mohawk": "mohawk",
+    "bun": "bunned",
+}
 _PATTERN = {"solid": "", "striped": "striped ", "dotted": "polka-dot ", "checked": "checked ", "logo": ""}
 
 
@@ -39,8 +49,12 @@ def face_descriptor(c: Character) -> str:
 
 def descriptors(c: Character) -> dict[str, str | None]:
     """Per-category item descriptors keyed like `Category` values."""
-    return {"face": face_descriptor(c), "upper_garment": upper_descriptor(c),
-            "lower_garment": lower_descriptor(c), "bag": bag_descriptor(c)}
+    return {
+        "face": face_descriptor(c),
+        "upper_garment": upper_descriptor(c),
+        "lower_garment": lower_descriptor(c),
+        "bag": bag_descriptor(c),
+    }
 
 
 def person_phrase(c: Character) -> str:

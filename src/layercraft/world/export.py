@@ -20,8 +20,12 @@ from .layout import Scene, image_spec
 from .sample import CATEGORY_PARTS, Sample
 from .scene import _box, render
 
-_CATEGORY = {"face": Category.face, "upper_garment": Category.upper_garment,
-             "lower_garment": Category.lower_garment, "bag": Category.bag}
+_CATEGORY = {
+    "face": Category.face,
+    "upper_garment": Category.upper_garment,
+    "lower_garment": Category.lower_garment,
+    "bag": Category.bag,
+}
 
 
 def _crop(rgba: np.ndarray, box: tuple[int, int, int, int]) -> Image.Image:
@@ -39,9 +43,15 @@ def locked_layer(sample: Sample, i: int, layer_id: str) -> Layer | None:
     rgba[vis, :3] = sample.rgb[vis]
     rgba[vis, 3] = 255
     x0, y0 = box[:2]
-    return Layer(id=layer_id, image=_crop(rgba, box), placement=Placement(x=x0, y=y0), locked=True,
-                 category=Category.person, descriptor=sample.meta["people"][i]["description"],
-                 landmarks=(sample.landmarks[i] - (x0, y0)).tolist())
+    return Layer(
+        id=layer_id,
+        image=_crop(rgba, box),
+        placement=Placement(x=x0, y=y0),
+        locked=True,
+        category=Category.person,
+        descriptor=sample.meta["people"][i]["description"],
+        landmarks=(sample.landmarks[i] - (x0, y0)).tolist(),
+    )
 
 
 def moved_layer(source: Sample, j: int, target_box: np.ndarray, layer_id: str) -> Layer:
@@ -51,19 +61,38 @@ def moved_layer(source: Sample, j: int, target_box: np.ndarray, layer_id: str) -
     scale = max(1e-3, float(target_box[3] - target_box[1]) / max(1, box[3] - box[1]))
     w = round(img.width * scale)
     cx = (target_box[0] + target_box[2]) / 2
-    return Layer(id=layer_id, image=img, placement=Placement(x=round(cx - w / 2), y=int(target_box[1]), scale=scale),
-                 locked=False, category=Category.person, descriptor=source.meta["people"][j]["description"],
-                 landmarks=(source.landmarks[j] - box[:2]).tolist())
+    return Layer(
+        id=layer_id,
+        image=img,
+        placement=Placement(x=round(cx - w / 2), y=int(target_box[1]), scale=scale),
+        locked=False,
+        category=Category.person,
+        descriptor=source.meta["people"][j]["description"],
+        landmarks=(source.landmarks[j] - box[:2]).tolist(),
+    )
 
 
 def background_layer(sample: Sample, locked: bool = True) -> Layer:
-    return Layer(id="bg", image=Image.fromarray(sample.plate, "RGB"), locked=locked, category=Category.background,
-                 descriptor=f"{sample.meta['background']['kind']} at {sample.meta['background']['time']}")
+    return Layer(
+        id="bg",
+        image=Image.fromarray(sample.plate, "RGB"),
+        locked=locked,
+        category=Category.background,
+        descriptor=f"{sample.meta['background']['kind']} at {sample.meta['background']['time']}",
+    )
 
 
-def locking_aware_canvas(sc: Scene, target: int, locked: Iterable[int], source: int, *, width: int = 256,
-                         height: int = 256, with_background: bool = True, lock_background: bool = True
-                         ) -> tuple[Canvas, Sample]:
+def locking_aware_canvas(
+    sc: Scene,
+    target: int,
+    locked: Iterable[int],
+    source: int,
+    *,
+    width: int = 256,
+    height: int = 256,
+    with_background: bool = True,
+    lock_background: bool = True,
+) -> tuple[Canvas, Sample]:
     """Canvas for training/evaluating image `target` of scene `sc`; returns it and the target sample.
 
     Person i of the target (z-order index) is locked if i is in `locked`; every other person comes
@@ -81,8 +110,13 @@ def locking_aware_canvas(sc: Scene, target: int, locked: Iterable[int], source: 
         if lay is None:
             lay = moved_layer(src, src_index[p["identity"]], tgt.person_boxes[i], f"p{i}")
         layers.append(lay)
-    canvas = Canvas(width=width, height=height, layers=layers, prompt=tgt.meta["prompt"],
-                    background=background_layer(tgt, lock_background) if with_background else None)
+    canvas = Canvas(
+        width=width,
+        height=height,
+        layers=layers,
+        prompt=tgt.meta["prompt"],
+        background=background_layer(tgt, lock_background) if with_background else None,
+    )
     return canvas, tgt
 
 
@@ -105,10 +139,22 @@ def category_canvas(sample: Sample, i: int, pad: float = 0.25) -> Canvas:
             rgba[~mask] = 0
         layer_id = name.split("_")[0]
         lm = (sample.landmarks[i] - box[:2]).tolist() if name == "face" else None
-        layers.append(Layer(id=layer_id, image=_crop(rgba, box), placed=False, category=_CATEGORY[name],
-                            descriptor=descs[name], landmarks=lm))
-    return Canvas(width=sample.rgb.shape[1], height=sample.rgb.shape[0], layers=layers,
-                  prompt=sample.meta["people"][i]["description"])
+        layers.append(
+            Layer(
+                id=layer_id,
+                image=_crop(rgba, box),
+                placed=False,
+                category=_CATEGORY[name],
+                descriptor=descs[name],
+                landmarks=lm,
+            )
+        )
+    return Canvas(
+        width=sample.rgb.shape[1],
+        height=sample.rgb.shape[0],
+        layers=layers,
+        prompt=sample.meta["people"][i]["description"],
+    )
 
 
 def similarity_placement(src: np.ndarray, dst: np.ndarray, size: tuple[int, int]) -> Placement:
@@ -132,12 +178,25 @@ def similarity_placement(src: np.ndarray, dst: np.ndarray, size: tuple[int, int]
     return Placement(x=float(xy[0]), y=float(xy[1]), scale=float(s), rotation=float(np.degrees(theta)))
 
 
-def face_location_canvas(face: Sample, i: int, target_landmarks: np.ndarray, width: int, height: int,
-                         pad: float = 0.25, prompt: str = "") -> Canvas:
+def face_location_canvas(
+    face: Sample,
+    i: int,
+    target_landmarks: np.ndarray,
+    width: int,
+    height: int,
+    pad: float = 0.25,
+    prompt: str = "",
+) -> Canvas:
     """AnyPhoto input: person `i`'s face crop from `face`, placed so its landmarks hit `target_landmarks`."""
     ref = category_canvas(face, i, pad).layer("face")
     src = np.asarray(ref.landmarks, np.float64)
     placement = similarity_placement(src, np.asarray(target_landmarks, np.float64), ref.image.size)
-    layer = Layer(id="p0", image=ref.image, placement=placement, category=Category.face,
-                  descriptor=ref.descriptor, landmarks=ref.landmarks)
+    layer = Layer(
+        id="p0",
+        image=ref.image,
+        placement=placement,
+        category=Category.face,
+        descriptor=ref.descriptor,
+        landmarks=ref.landmarks,
+    )
     return Canvas(width=width, height=height, layers=[layer], prompt=prompt)

@@ -95,7 +95,9 @@ def character(identity: int) -> Character:
         head=_pick(rng, HEAD_SHAPES),
         skin=_pick(rng, SKIN),
         hair_style=hair_style,
-        hair_colour=_pick(rng, HAIR, p=[0.16, 0.14, 0.12, 0.08, 0.08, 0.12, 0.05, 0.07, 0.05, 0.05, 0.04, 0.04]),
+        hair_colour=_pick(
+            rng, HAIR, p=[0.16, 0.14, 0.12, 0.08, 0.08, 0.12, 0.05, 0.07, 0.05, 0.05, 0.04, 0.04]
+        ),
         eye_shape=_pick(rng, EYE_SHAPES),
         eye_colour=_pick(rng, EYES),
         brows=_pick(rng, BROWS),

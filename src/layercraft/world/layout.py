@@ -13,8 +13,16 @@ from .spec import BackgroundSpec, ImageSpec, LightSpec, PersonSpec
 from .splits import identity_range, scene_split
 
 # typical figure height (fraction of canvas height) for a given number of people
-_HEIGHT = {1: (0.62, 0.8), 2: (0.5, 0.66), 3: (0.44, 0.58), 4: (0.4, 0.52), 5: (0.36, 0.48), 6: (0.33, 0.44),
-           7: (0.3, 0.4), 8: (0.28, 0.38)}
+_HEIGHT = {
+    1: (0.62, 0.8),
+    2: (0.5, 0.66),
+    3: (0.44, 0.58),
+    4: (0.4, 0.52),
+    5: (0.36, 0.48),
+    6: (0.33, 0.44),
+    7: (0.3, 0.4),
+    8: (0.28, 0.38),
+}
 COUNT_WEIGHTS = {1: 0.16, 2: 0.2, 3: 0.16, 4: 0.14, 5: 0.1, 6: 0.09, 7: 0.07, 8: 0.08}
 
 
@@ -32,7 +40,11 @@ def scene(scene_id: int, n_people: int | None = None, occlusion: str = "normal")
     kind = KINDS[int(rng.integers(len(KINDS)))]
     time = TIMES[int(rng.choice(3, p=[0.5, 0.25, 0.25]))]
     counts = list(COUNT_WEIGHTS)
-    n = n_people if n_people is not None else counts[int(rng.choice(len(counts), p=list(COUNT_WEIGHTS.values())))]
+    n = (
+        n_people
+        if n_people is not None
+        else counts[int(rng.choice(len(counts), p=list(COUNT_WEIGHTS.values())))]
+    )
     lo, hi = identity_range(scene_split(scene_id))
     ids = rng.choice(np.arange(lo, hi, dtype=np.int64), n, replace=False) if hi - lo < 10 * n else None
     if ids is None:
@@ -64,15 +76,32 @@ def image_spec(sc: Scene, index: int, width: int = 256, height: int = 256) -> Im
         x = float(np.clip(centre, half_w, 1 - half_w))
         y = float(max(0.8 + 0.18 * depth, h * 1.1 + 0.02))  # nearer people stand lower; heads stay in frame
         poses = POSES if character(ident).has_bag else POSES[:3]
-        people.append(PersonSpec(
-            identity=ident, x=round(x, 4), y=round(min(y, 0.995), 4), height=round(float(h), 4),
-            facing=FACINGS[int(rng.integers(3))], expression=EXPRESSIONS[int(rng.integers(len(EXPRESSIONS)))],
-            pose=poses[int(rng.integers(len(poses)))],
-            rotation=int(rng.integers(-4, 5)) if rng.random() < 0.4 else 0,
-        ))
+        people.append(
+            PersonSpec(
+                identity=ident,
+                x=round(x, 4),
+                y=round(min(y, 0.995), 4),
+                height=round(float(h), 4),
+                facing=FACINGS[int(rng.integers(3))],
+                expression=EXPRESSIONS[int(rng.integers(len(EXPRESSIONS)))],
+                pose=poses[int(rng.integers(len(poses)))],
+                rotation=int(rng.integers(-4, 5)) if rng.random() < 0.4 else 0,
+            )
+        )
     people.sort(key=lambda p: p.y)  # further back (higher up) first
-    light = LightSpec(temperature=round(float(rng.uniform(-0.6, 0.6)), 3),
-                      brightness=round(float(rng.uniform(0.85, 1.15)), 3),
-                      direction=round(float(rng.uniform(0, 360)), 1), strength=round(float(rng.uniform(0, 0.3)), 3))
-    return ImageSpec(width=width, height=height, background=sc.background, people=tuple(people), light=light,
-                     scene=sc.id, index=index, prompt_seed=int(rng.integers(0, 2**31)))
+    light = LightSpec(
+        temperature=round(float(rng.uniform(-0.6, 0.6)), 3),
+        brightness=round(float(rng.uniform(0.85, 1.15)), 3),
+        direction=round(float(rng.uniform(0, 360)), 1),
+        strength=round(float(rng.uniform(0, 0.3)), 3),
+    )
+    return ImageSpec(
+        width=width,
+        height=height,
+        background=sc.background,
+        people=tuple(people),
+        light=light,
+        scene=sc.id,
+        index=index,
+        prompt_seed=int(rng.integers(0, 2**31)),
+    )

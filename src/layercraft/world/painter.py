@@ -2,8 +2,8 @@
 
 Every primitive is drawn once, into a palette image whose index stands for a (colour, part) pair
 (see `Part`); alpha is "index > 0". `finish()` box-filters the (already premultiplied) bands by the
-supersampling factor and unpremultiplies in PIL (C code, no Python pixel loops), giving antialiased RGBA plus a
-part-label map sampled at each output pixel's centre.
+supersampling factor and unpremultiplies in PIL (C code, no Python pixel loops), giving
+antialiased RGBA plus a part-label map sampled at each output pixel's centre.
 """
 
 from __future__ import annotations
@@ -80,11 +80,16 @@ class Painter:
         b = self.box(cx - rx, cy - ry, cx + rx, cy + ry)
         self._d.ellipse(b, outline=self.slot(colour, part), width=self.px(width))
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, fill: RGB, part: Part, radius: float = 0.0) -> None:
-        self._d.rounded_rectangle(self.box(x0, y0, x1, y1), round(radius * self.u), fill=self.slot(fill, part))
+    def rect(
+        self, x0: float, y0: float, x1: float, y1: float, fill: RGB, part: Part, radius: float = 0.0
+    ) -> None:
+        self._d.rounded_rectangle(
+            self.box(x0, y0, x1, y1), round(radius * self.u), fill=self.slot(fill, part)
+        )
 
-    def rect_outline(self, x0: float, y0: float, x1: float, y1: float, colour: RGB, width: float,
-                     part: Part) -> None:
+    def rect_outline(
+        self, x0: float, y0: float, x1: float, y1: float, colour: RGB, width: float, part: Part
+    ) -> None:
         self._d.rectangle(self.box(x0, y0, x1, y1), outline=self.slot(colour, part), width=self.px(width))
 
     def polygon(self, pts: list[tuple[float, float]], fill: RGB, part: Part) -> None:
@@ -98,13 +103,24 @@ class Painter:
             for x, y in (q[0], q[-1]):
                 self._d.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=s)
 
-    def arc(self, cx: float, cy: float, rx: float, ry: float, start: float, end: float, colour: RGB,
-            width: float, part: Part) -> None:
+    def arc(
+        self,
+        cx: float,
+        cy: float,
+        rx: float,
+        ry: float,
+        start: float,
+        end: float,
+        colour: RGB,
+        width: float,
+        part: Part,
+    ) -> None:
         b = self.box(cx - rx, cy - ry, cx + rx, cy + ry)
         self._d.arc(b, start, end, fill=self.slot(colour, part), width=self.px(width))
 
-    def chord(self, cx: float, cy: float, rx: float, ry: float, start: float, end: float, fill: RGB,
-              part: Part) -> None:
+    def chord(
+        self, cx: float, cy: float, rx: float, ry: float, start: float, end: float, fill: RGB, part: Part
+    ) -> None:
         self._d.chord(self.box(cx - rx, cy - ry, cx + rx, cy + ry), start, end, fill=self.slot(fill, part))
 
     def pattern(self, part: Part, kind: str, colour: RGB, period: int, vertical: bool = False) -> None:

@@ -22,8 +22,13 @@ EXPRESSIONS = ("neutral", "smiling", "laughing", "eyes closed", "surprised")
 POSES = ("arms down", "waving", "hands on hips", "holding bag")
 WIDTH_RATIO = 0.8  # sprite width / sprite height
 
-_HEAD = {"round": (0.116, 0.125), "oval": (0.098, 0.128), "square": (0.11, 0.122), "long": (0.09, 0.135),
-         "wide": (0.13, 0.116)}
+_HEAD = {
+    "round": (0.116, 0.125),
+    "oval": (0.098, 0.128),
+    "square": (0.11, 0.122),
+    "long": (0.09, 0.135),
+    "wide": (0.13, 0.116),
+}
 _BUILD = {"slim": (0.125, 0.1), "regular": (0.148, 0.115), "broad": (0.175, 0.132)}
 _HEAD_Y = 0.2
 _INK: RGB = (30, 24, 24)
@@ -77,8 +82,11 @@ def _draw_lower(pt: Painter, c: Character, skin: RGB, colour: RGB, f: int) -> No
         end = 0.945 if cut == "trousers" else 0.77
         pt.rect(-0.118, 0.6, 0.118, 0.69, colour, Part.lower, radius=0.02)
         for sx in (-1, 1):
-            pt.polygon([(sx * 0.118, 0.62), (sx * 0.004, 0.62), (sx * 0.02, end), (sx * 0.108, end)],
-                       colour, Part.lower)
+            pt.polygon(
+                [(sx * 0.118, 0.62), (sx * 0.004, 0.62), (sx * 0.02, end), (sx * 0.108, end)],
+                colour,
+                Part.lower,
+            )
     else:
         hem, wide = (0.8, 0.165) if cut == "skirt" else (0.93, 0.19)
         pt.polygon([(-0.118, 0.6), (0.118, 0.6), (wide, hem), (-wide, hem)], colour, Part.lower)
@@ -109,11 +117,16 @@ def _draw_logo(pt: Painter, shape: str, colour: RGB, y: float) -> None:
     else:  # star
         ang = np.pi / 2 + np.arange(10) * np.pi / 5
         rad = np.where(np.arange(10) % 2 == 0, r * 1.2, r * 0.5)
-        pt.polygon([(float(np.cos(a) * q), float(y - np.sin(a) * q)) for a, q in zip(ang, rad, strict=True)],
-                   colour, Part.upper)
+        pt.polygon(
+            [(float(np.cos(a) * q), float(y - np.sin(a) * q)) for a, q in zip(ang, rad, strict=True)],
+            colour,
+            Part.upper,
+        )
 
 
-def _draw_bag(pt: Painter, c: Character, at: tuple[float, float], strap_from: tuple[float, float] | None) -> None:
+def _draw_bag(
+    pt: Painter, c: Character, at: tuple[float, float], strap_from: tuple[float, float] | None
+) -> None:
     col = GARMENT[c.bag_colour]
     dark = shade(col, 0.6)
     x, y = at  # top centre of the bag
@@ -121,11 +134,16 @@ def _draw_bag(pt: Painter, c: Character, at: tuple[float, float], strap_from: tu
         pt.line([strap_from, (x, y + 0.01)], dark, 0.014, Part.bag)
     if c.bag == "handbag":
         pt.arc(x, y + 0.02, 0.04, 0.04, 180, 360, dark, 0.014, Part.bag)
-        pt.polygon([(x - 0.055, y + 0.02), (x + 0.055, y + 0.02), (x + 0.07, y + 0.11), (x - 0.07, y + 0.11)],
-                   col, Part.bag)
+        pt.polygon(
+            [(x - 0.055, y + 0.02), (x + 0.055, y + 0.02), (x + 0.07, y + 0.11), (x - 0.07, y + 0.11)],
+            col,
+            Part.bag,
+        )
     elif c.bag == "tote bag":
         for sx in (-1, 1):
-            pt.line([(x + sx * 0.035, y + 0.03), (x + sx * 0.02, y - 0.01), (x, y - 0.015)], dark, 0.01, Part.bag)
+            pt.line(
+                [(x + sx * 0.035, y + 0.03), (x + sx * 0.02, y - 0.01), (x, y - 0.015)], dark, 0.01, Part.bag
+            )
         pt.rect(x - 0.06, y + 0.025, x + 0.06, y + 0.15, col, Part.bag, radius=0.008)
     elif c.bag == "shoulder bag":
         pt.rect(x - 0.055, y, x + 0.055, y + 0.085, col, Part.bag, radius=0.02)
@@ -179,7 +197,7 @@ def _draw_head(pt: Painter, c: Character, skin: RGB, hair: RGB, expression: str,
     cy = _HEAD_Y
     turn = 0.85 if f else 1.0
     dx = 0.032 * f  # features shift towards the facing side
-    for sx in ((-1, 1) if f == 0 else (-f,)):
+    for sx in (-1, 1) if f == 0 else (-f,):
         pt.ellipse(sx * rx * (0.98 if f == 0 else 0.75), cy + 0.01, 0.022, 0.03, shade(skin, 0.92), Part.face)
     if c.head == "square":
         pt.rect(-rx, cy - ry, rx, cy + ry, skin, Part.face, radius=0.045)
@@ -220,7 +238,12 @@ def _draw_head(pt: Painter, c: Character, skin: RGB, hair: RGB, expression: str,
         if c.brows == "arched":
             pt.arc(x, by + 0.012, 0.028, 0.016, 200, 340, brow, bw, Part.face)
         else:
-            pt.line([(x - 0.026, by), (x + 0.026, by - (0.004 if c.brows == "thin" else 0.0))], brow, bw, Part.face)
+            pt.line(
+                [(x - 0.026, by), (x + 0.026, by - (0.004 if c.brows == "thin" else 0.0))],
+                brow,
+                bw,
+                Part.face,
+            )
     # nose
     nose = (dx * 1.6, cy + 0.048)
     nose_col = shade(skin, 0.72)
@@ -254,8 +277,14 @@ def _draw_head(pt: Painter, c: Character, skin: RGB, hair: RGB, expression: str,
     if c.mark == "freckles":
         for sx in (-1, 1):
             for k in range(3):
-                pt.ellipse(dx + sx * (0.055 + 0.012 * k), cy + 0.04 + 0.008 * (k % 2), 0.005, 0.005,
-                           shade(skin, 0.65), Part.face)
+                pt.ellipse(
+                    dx + sx * (0.055 + 0.012 * k),
+                    cy + 0.04 + 0.008 * (k % 2),
+                    0.005,
+                    0.005,
+                    shade(skin, 0.65),
+                    Part.face,
+                )
     elif c.mark == "mole":
         pt.ellipse(dx + 0.06, cy + 0.065, 0.008, 0.008, (50, 30, 24), Part.face)
     # glasses
@@ -293,8 +322,15 @@ def _draw_front_hair(pt: Painter, c: Character, rx: float, ry: float, hair: RGB,
         pt.polygon([(-rx - 0.01, top + 0.05), *pts, (rx + 0.01, top + 0.05)], hair, Part.hair)
     elif st in ("bob", "long"):
         for sx in (-1, 1):
-            pt.rect(sx * (rx + 0.018) - 0.028, top + 0.04, sx * (rx + 0.018) + 0.005 * sx, _HEAD_Y + 0.09,
-                    hair, Part.hair, radius=0.012)
+            pt.rect(
+                sx * (rx + 0.018) - 0.028,
+                top + 0.04,
+                sx * (rx + 0.018) + 0.005 * sx,
+                _HEAD_Y + 0.09,
+                hair,
+                Part.hair,
+                radius=0.012,
+            )
     elif st == "curly":
         for x in np.linspace(-rx * 0.8, rx * 0.8, 4):
             pt.ellipse(float(x), top + 0.03, 0.035, 0.032, shade(hair, 1.1), Part.hair)
@@ -370,8 +406,12 @@ def rotate_sprite(s: Sprite, degrees: float) -> Sprite:
 
     rc = fwd(corners)
     nw, nh = rot.size
-    off = np.array([(nw - (rc[:, 0].max() - rc[:, 0].min())) / 2 - rc[:, 0].min(),
-                    (nh - (rc[:, 1].max() - rc[:, 1].min())) / 2 - rc[:, 1].min()])
+    off = np.array(
+        [
+            (nw - (rc[:, 0].max() - rc[:, 0].min())) / 2 - rc[:, 0].min(),
+            (nh - (rc[:, 1].max() - rc[:, 1].min())) / 2 - rc[:, 1].min(),
+        ]
+    )
     lm = fwd(s.landmarks) + off
     anchor = fwd(np.array([[ax, ay]]))[0] + off
     labels = np.asarray(lab).copy()

@@ -8,20 +8,50 @@ from .descriptors import person_phrase, short_ref
 from .identity import character
 from .spec import ImageSpec
 
-_COUNT = {1: "one person", 2: "two people", 3: "three people", 4: "four people", 5: "five people",
-          6: "six people", 7: "seven people", 8: "eight people", 9: "nine people", 10: "ten people"}
-_PLACE = {"beach": ("on a beach", "at the seaside"), "snow": ("in the snow", "on a snowy field"),
-          "forest": ("in a forest", "among the trees of a forest"),
-          "city street": ("on a city street", "in a street in town"), "park": ("in a park", "on the grass of a park"),
-          "desert": ("in the desert", "among desert dunes"), "studio": ("in a photo studio", "against a studio backdrop"),
-          "night sky": ("on a hill under the open sky", "on a grassy hill below the sky")}
-_TIME = {"day": ("during the day", "in daylight"), "sunset": ("at sunset", "at dusk"), "night": ("at night", "after dark")}
-_EXPR = {"neutral": ("with a neutral expression", "looking calm"), "smiling": ("smiling", "with a smile"),
-         "laughing": ("laughing", "laughing out loud"), "eyes closed": ("with eyes closed", "eyes shut"),
-         "surprised": ("looking surprised", "with a surprised face")}
-_FACING = {"front": ("facing the camera", "looking ahead"), "left": ("turned to the left", "facing left"),
-           "right": ("turned to the right", "facing right")}
-_OPEN = ("A photo of {count} {place} {time}.", "{Count} {place} {time}.", "A picture showing {count} {place} {time}.")
+_COUNT = {
+    1: "one person",
+    2: "two people",
+    3: "three people",
+    4: "four people",
+    5: "five people",
+    6: "six people",
+    7: "seven people",
+    8: "eight people",
+    9: "nine people",
+    10: "ten people",
+}
+_PLACE = {
+    "beach": ("on a beach", "at the seaside"),
+    "snow": ("in the snow", "on a snowy field"),
+    "forest": ("in a forest", "among the trees of a forest"),
+    "city street": ("on a city street", "in a street in town"),
+    "park": ("in a park", "on the grass of a park"),
+    "desert": ("in the desert", "among desert dunes"),
+    "studio": ("in a photo studio", "against a studio backdrop"),
+    "night sky": ("on a hill under the open sky", "on a grassy hill below the sky"),
+}
+_TIME = {
+    "day": ("during the day", "in daylight"),
+    "sunset": ("at sunset", "at dusk"),
+    "night": ("at night", "after dark"),
+}
+_EXPR = {
+    "neutral": ("with a neutral expression", "looking calm"),
+    "smiling": ("smiling", "with a smile"),
+    "laughing": ("laughing", "laughing out loud"),
+    "eyes closed": ("with eyes closed", "eyes shut"),
+    "surprised": ("looking surprised", "with a surprised face"),
+}
+_FACING = {
+    "front": ("facing the camera", "looking ahead"),
+    "left": ("turned to the left", "facing left"),
+    "right": ("turned to the right", "facing right"),
+}
+_OPEN = (
+    "A photo of {count} {place} {time}.",
+    "{Count} {place} {time}.",
+    "A picture showing {count} {place} {time}.",
+)
 _ORD = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
 
@@ -63,8 +93,9 @@ def prompt(spec: ImageSpec) -> str:
     n = len(spec.people)
     bg = spec.background
     count = _COUNT.get(n, f"{n} people")
-    opening = pick(_OPEN).format(count=count, Count=count.capitalize(), place=pick(_PLACE[bg.kind]),
-                                 time=pick(_TIME[bg.time]))
+    opening = pick(_OPEN).format(
+        count=count, Count=count.capitalize(), place=pick(_PLACE[bg.kind]), time=pick(_TIME[bg.time])
+    )
     order = sorted(range(n), key=lambda i: spec.people[i].x)
     parts = [opening]
     for rank, i in enumerate(order):
@@ -74,7 +105,11 @@ def prompt(spec: ImageSpec) -> str:
         bits = [pick(_EXPR[p.expression]), _pose(p.pose, bag, rng), pick(_FACING[p.facing])]
         desc = person_phrase(c)
         where = _position(rank, n)
-        sentence = f"{where}, {desc}, {', '.join(bits)}." if where else f"{desc[0].upper()}{desc[1:]}, {', '.join(bits)}."
+        sentence = (
+            f"{where}, {desc}, {', '.join(bits)}."
+            if where
+            else f"{desc[0].upper()}{desc[1:]}, {', '.join(bits)}."
+        )
         parts.append(sentence)
     relations = []
     for j in range(n):  # j in front of i when j comes later in z-order
@@ -82,6 +117,8 @@ def prompt(spec: ImageSpec) -> str:
             if _overlaps(spec.people[i], spec.people[j], spec.width, spec.height):
                 a, b = character(spec.people[j].identity), character(spec.people[i].identity)
                 if short_ref(a) != short_ref(b):
-                    relations.append(f"{short_ref(a)[0].upper()}{short_ref(a)[1:]} stands in front of {short_ref(b)}.")
+                    relations.append(
+                        f"{short_ref(a)[0].upper()}{short_ref(a)[1:]} stands in front of {short_ref(b)}."
+                    )
     parts.extend(relations[:3])
     return " ".join(parts)

@@ -13,7 +13,9 @@ CATEGORY_PARTS = ("face", "upper_garment", "lower_garment", "bag")  # order of `
 class Sample:
     rgb: np.ndarray  # (H, W, 3) uint8: the image
     plate: np.ndarray  # (H, W, 3) uint8: background only (clean plate), lit like the image
-    layers: np.ndarray  # (N, H, W, 4) uint8: each person's full RGBA layer incl. occluded parts, back to front
+    layers: (
+        np.ndarray
+    )  # (N, H, W, 4) uint8: each person's full RGBA layer incl. occluded parts, back to front
     visible: np.ndarray  # (N, H, W) bool: alpha ≥ 128 and not covered (alpha ≥ 128) by a layer in front
     parts: np.ndarray  # (N, 4, H, W) bool: full (unoccluded) face / upper / lower / bag masks
     person_boxes: np.ndarray  # (N, 4) int32 x0, y0, x1, y1 (end-exclusive) of layer alpha > 0

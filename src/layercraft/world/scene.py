@@ -53,12 +53,24 @@ def render(spec: ImageSpec) -> Sample:
                 parts[i, k, cy0:cy1, cx0:cx1] = lab == part
             rgb[cy0:cy1, cx0:cx1] = alpha_over(rgb[cy0:cy1, cx0:cx1], src)
         landmarks[i] = s.landmarks + (x0, y0)
-        people_meta.append({"identity": p.identity, "expression": p.expression, "pose": pose, "facing": p.facing,
-                            "description": person_phrase(c), "descriptors": descriptors(c)})
+        people_meta.append(
+            {
+                "identity": p.identity,
+                "expression": p.expression,
+                "pose": pose,
+                "facing": p.facing,
+                "description": person_phrase(c),
+                "descriptors": descriptors(c),
+            }
+        )
     alphas = layers[..., 3]
     visible = visible_masks(alphas) if n else np.zeros((0, H, W), bool)
     person_boxes = np.array([_box(a > 0) for a in alphas], np.int32).reshape(n, 4)
     face_boxes = np.array([_box(m[0]) for m in parts], np.int32).reshape(n, 4)
-    meta = {"spec": spec.model_dump(mode="json"), "people": people_meta,
-            "background": {"kind": bg.kind, "time": bg.time}, "prompt": prompt(spec)}
+    meta = {
+        "spec": spec.model_dump(mode="json"),
+        "people": people_meta,
+        "background": {"kind": bg.kind, "time": bg.time},
+        "prompt": prompt(spec),
+    }
     return Sample(rgb, plate, layers, visible, parts, person_boxes, face_boxes, landmarks, meta)

@@ -35,7 +35,9 @@ def check_split(split: str, scenes: Iterable[int] = (), identities: Iterable[int
     bad = [f"scene {s} ({scene_split(s)})" for s in scenes if scene_split(s) != split]
     bad += [f"identity {i} ({identity_split(i)})" for i in identities if identity_split(i) != split]
     if bad:
-        raise HeldOutError(f"split {split!r} may not use: " + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else ""))
+        raise HeldOutError(
+            f"split {split!r} may not use: " + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else "")
+        )
 
 
 def scene_range(split: str) -> tuple[int, int]:
