@@ -44,8 +44,8 @@ class _Plate:
         n = max(1, y1 - y0)
         ramp = np.linspace(0.0, 1.0, n)[:, None]
         rows = (np.array(top) * (1 - ramp) + np.array(bottom) * ramp).astype(np.uint8)  # (n, 3)
-        band = np.broadcast_to(rows[:, None, :], (n, self.W, 3))
-        self.img.paste(Image.fromarray(np.ascontiguousarray(band)), (0, y0))
+        column = Image.fromarray(np.ascontiguousarray(rows[:, None, :]))  # (n, 1, 3) → 1 px wide
+        self.img.paste(column.resize((self.W, n), Image.Resampling.NEAREST), (0, y0))
 
     def sky(self, horizon: int) -> None:
         top, bottom = _SKY[self.time]

@@ -85,7 +85,7 @@ def image_spec(sc: Scene, index: int, width: int = 256, height: int = 256) -> Im
                 facing=FACINGS[int(rng.integers(3))],
                 expression=EXPRESSIONS[int(rng.integers(len(EXPRESSIONS)))],
                 pose=poses[int(rng.integers(len(poses)))],
-                rotation=int(rng.integers(-4, 5)) if rng.random() < 0.4 else 0,
+                rotation=int(rng.integers(-4, 5)) if rng.random() < 0.2 else 0,
             )
         )
     people.sort(key=lambda p: p.y)  # further back (higher up) first

@@ -393,7 +393,7 @@ def rotate_sprite(s: Sprite, degrees: float) -> Sprite:
     ax, ay = s.anchor
     im = Image.fromarray(s.rgba, "RGBA").convert("RGBa")
     # PIL rotates counter-clockwise about `center`; expand keeps everything in view
-    rot = im.rotate(-degrees, Image.Resampling.BICUBIC, expand=True, center=(ax, ay))
+    rot = im.rotate(-degrees, Image.Resampling.BILINEAR, expand=True, center=(ax, ay))
     lab = Image.fromarray(s.labels).rotate(-degrees, Image.Resampling.NEAREST, expand=True, center=(ax, ay))
     # where the anchor went: PIL's expand translates so the rotated bounding box starts at 0
     t = np.radians(degrees)
