@@ -1,0 +1,1 @@
+"""The studio world: procedural multi-subject scenes with exact ground truth."""
