@@ -33,8 +33,8 @@ class PixelUnshuffleAutoencoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, in_channels: int = 3, factor: int = 4, scaling_factor: float = 2.0, shift_factor: float = 0.0):
         super().__init__()
-        # a registered buffer gives the model a device and dtype, as ModelMixin expects
-        self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+        # a (saved) buffer gives the parameter-free model a device, a dtype and a weights file, as ModelMixin expects
+        self.register_buffer("anchor", torch.zeros(()))
 
     @property
     def latent_channels(self) -> int:

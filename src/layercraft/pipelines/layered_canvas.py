@@ -13,6 +13,7 @@ Schemes (how layers become condition tokens; all appended after the noisy latent
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Callable
@@ -69,13 +70,35 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     def from_pretrained(cls, path: str | Path, **kwargs: Any) -> LayeredCanvasPipeline:
         """Loads our own saves and stock FLUX / Kontext directories alike: the transformer always comes up
         as LayercraftFluxTransformer (stock weights load unchanged)."""
-        if "transformer" not in kwargs and (Path(path) / "transformer").is_dir():
+        index_file = Path(path) / "model_index.json"
+        index = json.loads(index_file.read_text()) if index_file.is_file() else {}
+        if any(isinstance(v, list) and str(v[0]).startswith("layercraft") for v in index.values()):
+            return cls._load_own_save(Path(path), index, **kwargs)
+        if "transformer" not in kwargs and index.get("transformer", [None])[0] == "diffusers":
             extra = {k: kwargs[k] for k in ("torch_dtype", "local_files_only") if k in kwargs}
             kwargs["transformer"] = LayercraftFluxTransformer.from_pretrained(path, subfolder="transformer", **extra)
-        index = Path(path) / "model_index.json"
-        if index.is_file() and "max_sequence_length" not in kwargs:
-            kwargs["max_sequence_length"] = json.loads(index.read_text()).get("max_sequence_length", 512)
+        if "max_sequence_length" not in kwargs:
+            kwargs["max_sequence_length"] = index.get("max_sequence_length", 512)
         return super().from_pretrained(path, **kwargs)
+
+    @classmethod
+    def _load_own_save(cls, path: Path, index: dict[str, Any], **kwargs: Any) -> LayeredCanvasPipeline:
+        """A directory written by our save_pretrained: components whose classes live in layercraft modules,
+        which diffusers' loader does not import, so each is loaded by its recorded (module, class)."""
+        dtype = kwargs.pop("torch_dtype", None)
+        components: dict[str, Any] = {}
+        for name, entry in index.items():
+            if name.startswith("_") or not isinstance(entry, list) or name in kwargs:
+                continue
+            library, class_name = entry
+            if library is None:
+                components[name] = None
+                continue
+            klass = getattr(importlib.import_module(library), class_name)
+            extra = {"torch_dtype": dtype} if dtype is not None and name in ("transformer", "vae") else {}
+            components[name] = klass.from_pretrained(path / name, **extra)
+        max_len = kwargs.pop("max_sequence_length", index.get("max_sequence_length", 64))
+        return cls(**components, **kwargs, max_sequence_length=max_len)
 
     @classmethod
     def from_spec(cls, name: str, seed: int = 0) -> LayeredCanvasPipeline:
