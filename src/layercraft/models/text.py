@@ -42,7 +42,8 @@ def encode_flux(tokenizer: PreTrainedTokenizerBase, clip: PreTrainedModel, token
 
 @torch.no_grad()
 def encode_single(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel, prompts: list[str],
-                  max_sequence_length: int = 64, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+                  max_sequence_length: int = 64,
+                  device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """One encoder: its last hidden states (B, T, D) for the sequence and their mean over real
     tokens (B, D) — sentence-transformers' pooling for all-MiniLM-L6-v2 — for the pooled slot."""
     ids, mask = _ids(tokenizer, prompts, max_sequence_length)
@@ -94,7 +95,8 @@ def tiny_flux_text_encoders(seq_dim: int = 32, pooled_dim: int = 24, seed: int =
                                         eos_token_id=1)).eval()
     t5 = T5EncoderModel(T5Config(vocab_size=vocab, d_model=seq_dim, d_kv=8, d_ff=2 * seq_dim, num_layers=1,
                                  num_heads=2, pad_token_id=0, decoder_start_token_id=0)).eval()
-    return {"tokenizer": tiny_tokenizer(16), "text_encoder": clip, "tokenizer_2": tiny_tokenizer(16), "text_encoder_2": t5}
+    return {"tokenizer": tiny_tokenizer(16), "text_encoder": clip, "tokenizer_2": tiny_tokenizer(16),
+            "text_encoder_2": t5}
 
 
 def tiny_single_text_encoder(dim: int = 32, seed: int = 0) -> dict[str, object]:
