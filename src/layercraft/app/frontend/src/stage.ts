@@ -1,7 +1,7 @@
 // The canvas view: Konva nodes rebuilt from the editor state; drag/transform end in one undoable edit.
 
 import Konva from "konva";
-import type { Editor } from "./editor";
+import { type Editor, findLayer } from "./editor";
 import { loadImage } from "./images";
 import { fromNode, toNode } from "./placement";
 import type { LayerState } from "./types";
@@ -16,6 +16,8 @@ export class StageView {
   private readonly overlay = new Konva.Layer();
   private readonly transformer: Konva.Transformer;
   private readonly images = new Map<string, HTMLImageElement>();
+  private readonly nodes = new Map<string, Konva.Group>();
+  private readonly paper = new Konva.Rect({ name: "paper", fill: "#fff" });
   viewScale = 1;
 
   constructor(
@@ -34,6 +36,7 @@ export class StageView {
       boundBoxFunc: (old, box) => (Math.abs(box.width) < 8 || Math.abs(box.height) < 8 ? old : box),
     });
     this.overlay.add(this.transformer);
+    this.content.add(this.paper);
     this.stage.add(this.content, this.overlay);
     this.stage.on("mousedown touchstart", (e) => {
       if (e.target === this.stage || e.target.name() === "paper") editor.select(null);
@@ -46,11 +49,12 @@ export class StageView {
     this.viewScale = Math.min(MAX_VIEW / canvas.width, MAX_VIEW / canvas.height);
     this.stage.size({ width: canvas.width * this.viewScale, height: canvas.height * this.viewScale });
     for (const layer of [this.content, this.overlay]) layer.scale({ x: this.viewScale, y: this.viewScale });
-    this.content.destroyChildren();
+    this.paper.size({ width: canvas.width, height: canvas.height });
     this.overlay.find(".badge").forEach((node) => node.destroy());
-    this.content.add(new Konva.Rect({ name: "paper", width: canvas.width, height: canvas.height, fill: "#fff" }));
     const layers = [...(canvas.background ? [canvas.background] : []), ...canvas.layers];
+    const keep = new Set<string>();
     let selectedNode: Konva.Group | null = null;
+    let z = 1;
     for (const layer of layers) {
       if (!layer.placed || !layer.image_size) continue;
       const image = this.images.get(layer.image_id);
@@ -61,10 +65,17 @@ export class StageView {
         }, () => {});
         continue;
       }
-      const group = this.layerNode(layer, image);
-      this.content.add(group);
+      const group = this.update(layer, image);
+      keep.add(layer.id);
+      group.zIndex(z++);
       if (layer.visible && layer.locked) this.overlay.add(this.badge(group, layer));
       if (layer.id === this.editor.selected && layer.visible) selectedNode = group;
+    }
+    for (const [id, node] of this.nodes) {
+      if (!keep.has(id)) {
+        node.destroy();
+        this.nodes.delete(id);
+      }
     }
     const movable = selectedNode && !this.editor.selectedLayer()?.locked;
     this.transformer.nodes(movable && selectedNode ? [selectedNode] : []);
@@ -72,30 +83,38 @@ export class StageView {
     this.stage.batchDraw();
   }
 
-  private layerNode(layer: LayerState, image: HTMLImageElement): Konva.Group {
+  /** The layer's node, created once per layer id and brought up to date with its state. */
+  private update(layer: LayerState, image: HTMLImageElement): Konva.Group {
     const [w, h] = layer.image_size!;
-    const selected = layer.id === this.editor.selected;
-    const group = new Konva.Group({
-      ...toNode(layer.placement, w, h),
-      id: `layer-${layer.id}`,
-      name: "layer",
-      draggable: !layer.locked,
-      visible: layer.visible,
-    });
-    group.add(new Konva.Image({ image, width: w, height: h }));
-    if (layer.locked || selected) {
-      group.add(new Konva.Rect({
-        width: w,
-        height: h,
-        stroke: layer.locked ? LOCKED : SELECTED,
-        strokeWidth: 2,
-        dash: layer.locked ? [] : [6, 4],
-        strokeScaleEnabled: false,
-        listening: false,
-      }));
+    let group = this.nodes.get(layer.id);
+    if (!group) {
+      group = this.create(layer.id);
+      this.nodes.set(layer.id, group);
+      this.content.add(group);
     }
-    group.on("mousedown touchstart", () => this.editor.select(layer.id));
-    const commit = () => this.editor.editLayer(layer.id, (l) => (l.placement = fromNode(group, w, h)));
+    const selected = layer.id === this.editor.selected;
+    if (!group.isDragging()) group.setAttrs(toNode(layer.placement, w, h));
+    group.setAttrs({ draggable: !layer.locked, visible: layer.visible });
+    group.findOne<Konva.Image>(".pixels")!.setAttrs({ image, width: w, height: h });
+    group.findOne<Konva.Rect>(".outline")!.setAttrs({
+      width: w,
+      height: h,
+      visible: layer.locked || selected,
+      stroke: layer.locked ? LOCKED : SELECTED,
+      dash: layer.locked ? [] : [6, 4],
+    });
+    return group;
+  }
+
+  private create(id: string): Konva.Group {
+    const group = new Konva.Group({ id: `layer-${id}`, name: "layer" });
+    group.add(new Konva.Image({ name: "pixels", image: undefined }));
+    group.add(new Konva.Rect({ name: "outline", strokeWidth: 2, strokeScaleEnabled: false, listening: false }));
+    group.on("mousedown touchstart", () => this.editor.select(id));
+    const commit = () => {
+      const size = findLayer(this.editor.canvas, id)?.image_size;
+      if (size) this.editor.editLayer(id, (l) => (l.placement = fromNode(group, size[0], size[1])));
+    };
     group.on("dragend", commit);
     group.on("transformend", commit);
     return group;
