@@ -181,7 +181,8 @@ def test_compose_generate_undo_save_reload(browser, tmp_path):
             page.goto(f"{url}/?project={final['projectId']}")
             page.wait_for_selector("body[data-ready=true]")
             page.wait_for_selector("#result:not([hidden])")
-            page.click(f"li[data-layer={b}]")
+            page.click(f"li[data-layer={a}]")
+            page.click("[data-z=front]")  # as it was generated
             page.wait_for_timeout(500)
             Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=SCREENSHOT)

@@ -29,13 +29,14 @@ export class LayersPanel {
     const li = el("li", { class: classes.join(" ").trim(), "data-layer": layer.id });
     const thumb = el("img", { src: imageUrl(e.projectId, layer.image_id), alt: "" });
     const label = el("span", { class: "name" }, layer.name || layer.id, isBackground ? " (background)" : "");
-    const lock = button(layer.locked ? "🔒" : "🔓", layer.locked ? "Unlock layer" : "Lock layer",
+    const lock = button(layer.locked ? "Locked" : "Lock", layer.locked ? "Unlock layer" : "Lock layer",
       () => e.editLayer(layer.id, (l) => (l.locked = !l.locked)),
       { class: "lock", "aria-pressed": String(layer.locked) });
-    const eye = button(layer.visible ? "👁" : "–", layer.visible ? "Hide layer" : "Show layer",
+    const eye = button(layer.visible ? "Shown" : "Hidden", layer.visible ? "Hide layer" : "Show layer",
       () => e.editLayer(layer.id, (l) => (l.visible = !l.visible)),
       { class: "visibility", "aria-pressed": String(layer.visible) });
     if (layer.locked) label.append(el("span", { class: "lock-badge" }, "LOCKED"));
+    if (!layer.visible) li.classList.add("hidden-layer");
     li.append(thumb, label, lock, eye);
     li.addEventListener("click", () => e.select(layer.id));
     return li;
