@@ -33,6 +33,7 @@ async function send<T>(method: string, url: string, body?: unknown): Promise<T> 
   try {
     response = await fetch(url, {
       method,
+      keepalive: method === "PUT", // an autosave still lands when the page is being closed
       headers: body === undefined ? {} : { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
