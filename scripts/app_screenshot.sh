@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-LAYERCRAFT_STUDIO_SCREENSHOT="$PWD/docs/app/studio.png" "$PY" -m pytest tests/app/test_e2e.py -q -k compose
+LAYERCRAFT_STUDIO_SCREENSHOT="$PWD/docs/app/studio.png" "$PY" -m pytest tests/app/test_studio_e2e.py -q -k compose

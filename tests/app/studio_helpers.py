@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from fake_pipeline import FakePipeline
 from fastapi.testclient import TestClient
 from PIL import Image
+from studio_fake_pipeline import FakePipeline
 
 from layercraft.app import GenerationService, StudioConfig, create_app
 

@@ -2,7 +2,7 @@ import json
 import threading
 import time
 
-from fake_pipeline import FakePipeline
+from studio_fake_pipeline import FakePipeline
 from studio_helpers import client_fixture, error, new_project, png, studio_client, upload, wait_job  # noqa: F401
 
 SETTINGS = {"seed": 7, "steps": 4, "guidance": 2.5, "scheme": "anyphoto"}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_pipeline import FakePipeline
-from live_server import CHROMIUM, CHROMIUM_ARGS, ensure_frontend_built, live_studio
 from PIL import Image
+from studio_fake_pipeline import FakePipeline
+from studio_live_server import CHROMIUM, CHROMIUM_ARGS, ensure_frontend_built, live_studio
 
 from layercraft.canvas import load_project
 

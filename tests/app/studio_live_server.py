@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from fake_pipeline import FakePipeline
+from studio_fake_pipeline import FakePipeline
 
 from layercraft.app import GenerationService, StudioConfig, create_app
 from layercraft.app.server import STATIC
