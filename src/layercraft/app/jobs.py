@@ -212,6 +212,8 @@ class GenerationService:
             with self._cond:
                 self._finish(job, JobState.failed, f"the model could not be loaded: {type(err).__name__}: {err}")
             return
+        import torch  # the generator is the only torch object the studio touches
+
         deadline = time.monotonic() + self.timeout_s
         make_preview = getattr(pipe, "preview_image", None)
 
@@ -231,8 +233,6 @@ class GenerationService:
             return callback_kwargs
 
         try:
-            import torch  # the generator is the only torch object the studio touches
-
             s = job.settings
             out = pipe(prompt=job.canvas.prompt, canvas=job.canvas, num_inference_steps=s.steps,
                        guidance_scale=s.guidance, generator=torch.Generator("cpu").manual_seed(s.seed),
