@@ -9,6 +9,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from .app.cli import app as studio_app
 from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
 from .conditioning import POSITION_SCHEMES, token_report
@@ -20,6 +21,7 @@ app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized i
 canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas project files.", no_args_is_help=True)
 app.add_typer(canvas_app, name="canvas")
 app.add_typer(world_app, name="world")
+app.add_typer(studio_app)
 console = Console(soft_wrap=True)
 
 SCHEMES = sorted(POSITION_SCHEMES) + ["kontext_collage"]
