@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import typer
@@ -15,18 +16,18 @@ app = typer.Typer(help="Generate images from layered canvases.")
 
 @app.command()
 def generate(
-    project: Path = typer.Argument(..., exists=True, help="project file (.zip) holding the canvas"),
-    out: Path = typer.Option(Path("out.png"), help="where to write the image"),
-    prompt: str | None = typer.Option(None, help="text prompt (default: the canvas prompt)"),
-    model: str = typer.Option("embedded-small", help="a registry name, or a pipeline / Kontext directory"),
-    scheme: str = typer.Option("layercomposer", help=f"one of {', '.join(SCHEMES)}"),
-    steps: int = typer.Option(20, min=1),
-    guidance: float = typer.Option(3.5, help="distilled guidance (FLUX dev / Kontext)"),
-    true_cfg: float = typer.Option(1.0, help="true classifier-free guidance scale (> 1 runs a negative pass)"),
-    seed: int = typer.Option(0),
-    lora: Path | None = typer.Option(None, help="a LoRA directory or .safetensors file to load"),
-    cache: bool = typer.Option(False, help="condition KV cache (models trained with cacheable conditions)"),
-    prune: bool = typer.Option(True, help="drop transparent condition tokens"),
+    project: Annotated[Path, typer.Argument(exists=True, help="project file (.zip) holding the canvas")],
+    out: Annotated[Path, typer.Option(help="where to write the image")] = Path("out.png"),
+    prompt: Annotated[str | None, typer.Option(help="text prompt (default: the canvas prompt)")] = None,
+    model: Annotated[str, typer.Option(help="a registry name, or a pipeline / Kontext directory")] = "embedded-small",
+    scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEMES)}")] = "layercomposer",
+    steps: Annotated[int, typer.Option(min=1)] = 20,
+    guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,
+    true_cfg: Annotated[float, typer.Option(help="true CFG scale (> 1 runs a negative pass)")] = 1.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    lora: Annotated[Path | None, typer.Option(help="a LoRA directory or .safetensors file to load")] = None,
+    cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
+    prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
 ) -> None:
     canvas = load_project(project)
     if Path(model).is_dir():
