@@ -98,7 +98,7 @@ def measure(pipe: LayeredCanvasPipeline, timer: StepTimer, canvas: Canvas, setup
         step_times.append(float(np.median(timer.times)))
     n_noisy = (canvas.height // pipe.stride) * (canvas.width // pipe.stride)
     out = {"tokens": timer.tokens[0] - n_noisy, "step": min(step_times), "image": min(images)}
-    out["mem"] = peak_bytes(lambda: run(2)) / 2**20
+    out["mem"] = peak_bytes(lambda: run(1)) / 2**20
     return out
 
 
@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--model", default="embedded-small")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--counts", default="1,2,4,8,16")
+    ap.add_argument("--areas", default="same,growing")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -118,27 +119,25 @@ def main() -> None:
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
     t2i = measure(pipe, timer, Canvas(width=size, height=size), SETUPS["d"], args.steps, autocast)
 
-    rows = []
-    counts = [int(c) for c in args.counts.split(",")]
-    for area in ("same", "growing"):
-        for n in counts:
-            r = {k: measure(pipe, timer, subjects_canvas(n, size, area), s, args.steps, autocast)
-                 for k, s in SETUPS.items() if k != "d"}
-            rows.append((area, n, r))
-
     print(f"\nmodel {args.model}, {size}×{size} px, {args.steps} steps, {torch.get_num_threads()} threads, "
           f"{'bf16 autocast' if args.bf16 else 'fp32'}; (d) text-to-image: {t2i['step']:.3f} s/step, "
           f"{t2i['image']:.2f} s/image, peak {t2i['mem']:.1f} MiB\n")
     print("| area | subjects | cond tokens a / b / c | peak MiB a / b / c | s/step a / b / c | s/image a / b / c "
           "| c/d s/image | c/d s/step | c/d mem |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for area, n, r in rows:
-        a, b, c = r["a"], r["b"], r["c"]
-        print(f"| {area} | {n} | {a['tokens']} / {b['tokens']} / {c['tokens']} "
-              f"| {a['mem']:.1f} / {b['mem']:.1f} / {c['mem']:.1f} "
-              f"| {a['step']:.3f} / {b['step']:.3f} / {c['step']:.3f} "
-              f"| {a['image']:.2f} / {b['image']:.2f} / {c['image']:.2f} "
-              f"| {c['image'] / t2i['image']:.2f} | {c['step'] / t2i['step']:.2f} | {c['mem'] / t2i['mem']:.2f} |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    rows = []
+    for area in args.areas.split(","):
+        for n in [int(c) for c in args.counts.split(",")]:
+            r = {k: measure(pipe, timer, subjects_canvas(n, size, area), s, args.steps, autocast)
+                 for k, s in SETUPS.items() if k != "d"}
+            rows.append((area, n, r))
+            a, b, c = r["a"], r["b"], r["c"]
+            print(f"| {area} | {n} | {a['tokens']} / {b['tokens']} / {c['tokens']} "
+                  f"| {a['mem']:.1f} / {b['mem']:.1f} / {c['mem']:.1f} "
+                  f"| {a['step']:.3f} / {b['step']:.3f} / {c['step']:.3f} "
+                  f"| {a['image']:.2f} / {b['image']:.2f} / {c['image']:.2f} "
+                  f"| {c['image'] / t2i['image']:.2f} | {c['step'] / t2i['step']:.2f} | {c['mem'] / t2i['mem']:.2f} |",
+                  flush=True)
     same = {n: r for area, n, r in rows if area == "same"}
     if 1 in same and 16 in same:
         print("\n16 subjects vs 1 over the same area, s/image: "
