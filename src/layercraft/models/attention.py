@@ -138,6 +138,8 @@ class LayercraftAttnProcessor:
             key, value = kv_cache.exchange(key, value)
         if attention_mask is not None:
             attention_mask = attention_mask[:, :, : query.shape[1], : key.shape[1]]
+            if attention_mask.all():  # nothing masked: let SDPA take its fused (unmasked) kernel
+                attention_mask = None
 
         out = dispatch_attention_fn(query, key, value, attn_mask=attention_mask, backend=self._attention_backend,
                                     parallel_config=self._parallel_config)
