@@ -29,25 +29,20 @@ from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_tim
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..canvas.types import Canvas, Category
+from ..canvas.types import Canvas
 from ..canvas.validate import validate_canvas
-from ..conditioning import item_text_ids, noisy_ids, pack, unpack
-from ..models.attention import ConditionKVCache
+from ..conditioning import pack, unpack
 from ..models.autoencoder import from_latents, latent_geometry
 from ..models.registry import get_spec
 from ..models.text import encode_flux, encode_single
-from ..models.transformer import JointConditioning, LayercraftFluxTransformer
-from .conditions import CanvasConditions, encode_conditions, plan_canvas, text_padding_mask
+from ..models.transformer import LayercraftFluxTransformer
+from .inputs import SCHEMES, Switches, prepare_inputs
 
 
 def default_scheduler() -> FlowMatchEulerDiscreteScheduler:
     """FLUX's sampling schedule: flow-matching Euler with resolution-dependent shift."""
     return FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_image_seq_len=256, max_image_seq_len=4096,
                                            base_shift=0.5, max_shift=1.15)
-
-
-SCHEMES = ("layercomposer", "anyphoto", "one_for_all", "kontext_collage")
-DEFAULT_ISOLATION = {"layercomposer": False, "anyphoto": True, "one_for_all": False, "kontext_collage": False}
 
 
 class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
@@ -119,22 +114,6 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                                          prompts, n, dev)
         dtype = self.transformer.dtype
         return tokens.to(dev, dtype), pooled.to(dev, dtype)
-
-    def descriptor_text(self, conds: CanvasConditions, grid: tuple[int, int], n_tokens: int,
-                        anchor: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """CCPA: per canvas, descriptor token states (n_desc·n_tokens, D) and their ids at the block centres."""
-        states, ids = [], []
-        for plans in conds.plans:
-            described = [p for p in plans if p.descriptor]
-            if not described:
-                states.append(torch.zeros(0, self.transformer.config.joint_attention_dim))
-                ids.append(torch.zeros(0, 3))
-                continue
-            tokens, _ = self.encode_text([p.descriptor for p in described], n_tokens)  # (n_desc, n_tokens, D)
-            states.append(tokens.reshape(-1, tokens.shape[-1]).cpu())
-            ids.append(torch.cat([item_text_ids(Category(p.spec.category), tuple(p.spec.keep.shape), grid, n_tokens,
-                                                anchor) for p in described]))
-        return states, ids
 
     # ---- checks -------------------------------------------------------------------------------------------
     def check_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
@@ -221,49 +200,15 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                 else list(negative_prompt)
         self.check_inputs(prompts, canvases, scheme, num_inference_steps, guidance_scale, true_cfg_scale, height,
                           width, negative, identity_embeds, modulation, dam, cache, output_type)
-        isolation = DEFAULT_ISOLATION[scheme] if isolation is None else isolation
-        ccpa = (scheme == "one_for_all") if ccpa is None else ccpa
+        switches = Switches(prune, prune_rule, prune_tau, lock_ids, isolation, modulation, ccpa, ccpa_tokens,
+                            ccpa_anchor, dam, cache)
+        # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
+        inputs = prepare_inputs(self, prompts, canvases, scheme, switches, negative if do_cfg else None,
+                                identity_embeds, guidance_scale)
         grid = (canvases[0].height // self.stride, canvases[0].width // self.stride)
-        plans = [plan_canvas(c, scheme, grid, prune=prune, lock_ids=lock_ids, rule=prune_rule, tau=prune_tau)
-                 for c in canvases]  # cheap, and raises on scheme/canvas mismatches before any model runs
         device, dtype = self._execution_device, self.transformer.dtype
-        b, n_noisy = len(canvases), grid[0] * grid[1]
-
-        # 1. text: prompt tokens (+ CCPA descriptor tokens at their block centres)
-        text, pooled = self.encode_text(prompts)  # (B, T, D), (B, Dp)
-        neg_text, neg_pooled = self.encode_text(negative) if do_cfg else (None, None)
-        conds = encode_conditions(self.vae, canvases, scheme, grid, plans=plans)
-        batch = conds.batch
-        txt_ids: torch.Tensor = torch.zeros(text.shape[1], 3)
-        text_lengths = [text.shape[1]] * b
-        if ccpa:
-            states, desc_ids = self.descriptor_text(conds, grid, ccpa_tokens, ccpa_anchor)
-            text, txt_ids, text_lengths = _append_text(text, states, desc_ids)
-            if do_cfg:
-                neg_text, _, _ = _append_text(neg_text, states, desc_ids)
-
-        # 2. joint attention mask, modulation inputs, ids
-        mode = ("isolated" if isolation else "full") + ("_cacheable" if cache else "")
-        mode = mode.replace("full_", "")
-        ragged = len({sum(ln) for ln in batch.lengths}) > 1 or len(set(text_lengths)) > 1
-        mask = None
-        if mode != "full" or ragged:
-            mask = batch.attention_mask(text.shape[1], n_noisy, mode)
-            mask = text_padding_mask(mask, text_lengths).to(device)
-        ids_noisy = noisy_ids(grid)  # (L, 3)
-        if b == 1 and txt_ids.ndim == 2:
-            img_ids = torch.cat([ids_noisy, batch.ids[0]])  # (L + M, 3): the stock shared-table path
-        else:
-            img_ids = torch.cat([ids_noisy.expand(b, -1, -1), batch.ids], 1)  # (B, L + M, 3)
-            txt_ids = txt_ids if txt_ids.ndim == 3 else txt_ids.expand(b, -1, -1)
-        cond_tokens = batch.tokens.reshape(b, batch.tokens.shape[1], self.latent_channels * 4).to(device, dtype)
-        id_embeds, id_valid = _identity_table(identity_embeds, conds, device, dtype) if modulation else (None, None)
-
-        def conditioning() -> JointConditioning:
-            return JointConditioning(batch.segment.to(device), mask, id_embeds, id_valid, timestep_free=cache,
-                                     dam=dam, kv_cache=ConditionKVCache() if cache else None)
-
-        cond_pos, cond_neg = conditioning(), conditioning() if do_cfg else None
+        b, n_noisy = len(canvases), inputs.n_noisy
+        cond_pos, cond_neg = inputs.conditioning(), inputs.conditioning() if do_cfg else None
 
         # 3. noise and schedule (as Flux: shifted sigmas for the image sequence length)
         shape = (b, self.latent_channels, grid[0] * 2, grid[1] * 2)
@@ -276,29 +221,19 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         mu = calculate_shift(n_noisy, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),
                              sc.get("base_shift", 0.5), sc.get("max_shift", 1.15))
         timesteps, _ = retrieve_timesteps(self.scheduler, num_inference_steps, device, sigmas=sigmas, mu=mu)
-        guidance = (torch.full((b,), float(guidance_scale), device=device, dtype=torch.float32)
-                    if self.transformer.config.guidance_embeds else None)
-
-        def velocity(x: torch.Tensor, t: torch.Tensor, txt: torch.Tensor, pool: torch.Tensor,
-                     cond: JointConditioning) -> torch.Tensor:
-            reading = cond.kv_cache is not None and cond.kv_cache.filled
-            hidden = x if reading else torch.cat([x, cond_tokens], 1)  # (B, L [+ M], C·4)
-            ids = img_ids[..., :n_noisy, :] if reading else img_ids
-            out = self.transformer(hidden, txt, pool, t.expand(b).to(dtype) / 1000, ids, txt_ids.to(device),
-                                   guidance, joint_attention_kwargs, conditioning=cond).sample
-            return out[:, :n_noisy]
-
         # 4. denoise
         self.scheduler.set_begin_index(0)
         with self.progress_bar(total=len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
-                v = velocity(latents, t, text, pooled, cond_pos)
+                sigma = (t / 1000).to(dtype)
+                v = inputs.velocity(latents, sigma, cond_pos, joint_attention_kwargs=joint_attention_kwargs)
                 if do_cfg:
-                    v_neg = velocity(latents, t, neg_text, neg_pooled, cond_neg)
+                    v_neg = inputs.velocity(latents, sigma, cond_neg, negative=True,
+                                            joint_attention_kwargs=joint_attention_kwargs)
                     v = v_neg + true_cfg_scale * (v - v_neg)
                 latents = self.scheduler.step(v, t, latents, return_dict=False)[0].to(dtype)
                 if callback_on_step_end is not None:
-                    state = {"latents": latents, "prompt_embeds": text}
+                    state = {"latents": latents, "prompt_embeds": inputs.text}
                     out = callback_on_step_end(self, i, t, {k: state[k] for k in callback_on_step_end_tensor_inputs})
                     latents = out.pop("latents", latents)
                 bar.update()
@@ -311,34 +246,3 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             images = self.image_processor.postprocess(from_latents(self.vae, spatial), output_type=output_type)
         self.maybe_free_model_hooks()
         return ImagePipelineOutput(images=images) if return_dict else (images,)
-
-
-def _append_text(text: torch.Tensor, states: list[torch.Tensor],
-                 desc_ids: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-    """[prompt tokens (T); descriptor tokens (n_b)] per sample, zero-padded → (B, T + max n_b, D), ids (B, ·, 3)."""
-    b, t, d = text.shape
-    n = max(s.shape[0] for s in states)
-    out = torch.zeros(b, t + n, d, dtype=text.dtype, device=text.device)
-    ids = torch.zeros(b, t + n, 3)
-    out[:, :t] = text
-    for i, (s, p) in enumerate(zip(states, desc_ids, strict=True)):
-        out[i, t : t + s.shape[0]] = s.to(text)
-        ids[i, t : t + s.shape[0]] = p
-    return out, ids, [t + s.shape[0] for s in states]
-
-
-def _identity_table(identity_embeds: list[dict[str, torch.Tensor]], conds: CanvasConditions, device: torch.device,
-                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per canvas {layer id → (E,)} → (B, K, E) in segment order and (B, K) bool: which segments have one."""
-    k = max(len(p) for p in conds.plans)
-    e = next(v for d in identity_embeds for v in d.values()).shape[-1]
-    table = torch.zeros(len(conds.plans), k, e)
-    valid = torch.zeros(len(conds.plans), k, dtype=torch.bool)
-    for i, (plans, embeds) in enumerate(zip(conds.plans, identity_embeds, strict=True)):
-        unknown = set(embeds) - {p.layer_id for p in plans}
-        if unknown:
-            raise ValueError(f"identity_embeds for canvas {i} name layers not in it: {sorted(unknown)}")
-        for j, p in enumerate(plans):
-            if p.layer_id in embeds:
-                table[i, j], valid[i, j] = torch.as_tensor(embeds[p.layer_id]).float().reshape(-1), True
-    return table.to(device, dtype), valid.to(device)

@@ -1,5 +1,6 @@
+"""Small image makers shared by the canvas and conditioning tests."""
+
 import numpy as np
-import pytest
 from PIL import Image
 
 
@@ -12,8 +13,3 @@ def noise_image(w: int, h: int, seed: int = 0) -> Image.Image:
     arr = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
     arr[..., 3] = 255
     return Image.fromarray(arr, "RGBA")
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
