@@ -45,26 +45,33 @@ def copy_paste(gen: np.ndarray, gt: np.ndarray, ref: np.ndarray, eps: float = EP
     return (angle(gen, gt) - angle(gen, ref)) / np.maximum(angle(gt, ref), eps)
 
 
-def identity_metrics(gt: np.ndarray, ref: np.ndarray, gen: np.ndarray, matching: Matching) -> dict:
-    """Scores of one case: `gt`, `ref` (N, D) per ground-truth subject, `gen` (M, D) per detection.
+def identity_metrics(gt: np.ndarray | None, ref: np.ndarray, gen: np.ndarray, matching: Matching) -> dict:
+    """Scores of one case: `gt`, `ref` (N, D) per subject, `gen` (M, D) per detection.
 
     Returns matched means, means with missing subjects as 0, counts and per-subject values
-    (None for a missing subject).
+    (None for a missing subject). Without ground truth (`gt` None) only Sim(Ref) is defined.
     """
-    n = len(gt)
+    n = len(ref)
     per = {"sim_gt": [None] * n, "sim_ref": [None] * n, "cp": [None] * n}
     if matching.pairs:
         g, d = (np.array(v) for v in zip(*matching.pairs, strict=True))
-        for key, vals in (
-            ("sim_gt", cosine(gen[d], gt[g])),
-            ("sim_ref", cosine(gen[d], ref[g])),
-            ("cp", copy_paste(gen[d], gt[g], ref[g])),
-        ):
+        scores = [("sim_ref", cosine(gen[d], ref[g]))]
+        if gt is not None:
+            scores += [("sim_gt", cosine(gen[d], gt[g])), ("cp", copy_paste(gen[d], gt[g], ref[g]))]
+        for key, vals in scores:
             for i, v in zip(g, vals, strict=True):
                 per[key][int(i)] = float(v)
-    got = [v for v in per["sim_gt"] if v is not None]
-    mean = lambda k: float(np.mean([v for v in per[k] if v is not None])) if got else None  # noqa: E731
-    total = lambda k: float(sum(v for v in per[k] if v is not None) / n) if n else None  # noqa: E731
+    got = [v for v in per["sim_ref"] if v is not None]
+
+    def mean(k: str) -> float | None:
+        vals = [v for v in per[k] if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    def total(k: str) -> float | None:
+        if not n or (k == "sim_gt" and gt is None):
+            return None
+        return float(sum(v for v in per[k] if v is not None) / n)
+
     return {
         "n_subjects": n,
         "n_matched": len(got),

@@ -13,6 +13,8 @@ Gain-normalised variants first fit one gain per channel, g_c = Σ a x_c y_c / Σ
 clip(g·x, 0, 1): a relit but otherwise untouched layer then scores like an exact copy, because the
 model may legitimately change the lighting of a locked subject.
 
+Averages over layers cap PSNR at 100 dB (an exact copy is ∞ per layer; `scoring.score_lock`).
+
 Unlocked-layer variation rate: the share of unlocked subjects whose predicted pose / expression in
 the output differs from the reference layer's (a model that only copies scores 0).
 """
