@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from eval_fakes import BlobDetector, ColourAttributes, MeanColourIdentity, MeanFeatures, write_cards_suite
 from PIL import Image
 
 from layercraft.eval.backends import Backends
@@ -10,8 +11,6 @@ from layercraft.eval.methods import get_method, make_generate
 from layercraft.eval.records import load_records
 from layercraft.eval.runner import RunOptions, run_method, shard_cases
 from layercraft.eval.summary import summarize, write_csv
-
-from eval_fakes import BlobDetector, ColourAttributes, MeanColourIdentity, MeanFeatures, write_cards_suite
 
 
 @pytest.fixture

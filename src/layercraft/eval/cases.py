@@ -92,8 +92,8 @@ def _person_attrs(p: dict) -> dict:
 def world_case(suite: str, index: int, entry: dict) -> Case:
     """Render suite entry `index`: a locking-aware canvas (locked = the entry's `locked`, background
     locked) and the target image with its ground truth."""
-    from ..world.layout import image_spec, scene
     from ..world.export import locking_aware_canvas
+    from ..world.layout import image_spec, scene
     from ..world.scene import render
 
     size = entry["spec"]["width"], entry["spec"]["height"]

@@ -59,10 +59,10 @@ def summarize_group(recs: list[dict], gt_features: list | None = None) -> dict:
         ap = LayoutAP()
         pts = []
         for r in dets:
-            d = Detections(r["detections"]["boxes"], r["detections"]["scores"], np.zeros(len(r["detections"]["scores"])))
+            dr = r["detections"]
+            d = Detections(dr["boxes"], dr["scores"], np.zeros(len(dr["scores"])))
             ap.update(d, np.array(r["canvas_boxes"]))
-            size = r.get("size", (256, 256))
-            pts.append(centres(d.boxes, *size))
+            pts.append(centres(d.boxes, *r["size"]))
         row.update(ap.compute())
         row["iou"] = _mean(r["layout"]["iou"] for r in dets)
         row["centre_spread"] = centre_spread(np.concatenate(pts)) if pts else None
