@@ -89,14 +89,15 @@ def _person_attrs(p: dict) -> dict:
     return {k: p[k] for k in ("expression", "pose", "facing")}
 
 
-def world_case(suite: str, index: int, entry: dict) -> Case:
+def world_case(suite: str, index: int, entry: dict, size: int | None = None) -> Case:
     """Render suite entry `index`: a locking-aware canvas (locked = the entry's `locked`, background
-    locked) and the target image with its ground truth."""
+    locked) and the target image with its ground truth; at `size` × `size` px if given (the scene's
+    layout is resolution-free), else at the suite's size."""
     from ..world.export import locking_aware_canvas
     from ..world.layout import image_spec, scene
     from ..world.scene import render
 
-    size = entry["spec"]["width"], entry["spec"]["height"]
+    size = (size, size) if size else (entry["spec"]["width"], entry["spec"]["height"])
     sc = scene(entry["scene"], n_people=entry["n_people"], occlusion=entry["occlusion"])
     canvas, tgt = locking_aware_canvas(sc, entry["target"], entry.get("locked", []), entry["source"],
                                        width=size[0], height=size[1])
@@ -124,11 +125,11 @@ def world_case(suite: str, index: int, entry: dict) -> Case:
     )
 
 
-def world_suite(name: str, count: int | None = None) -> list[Case]:
+def world_suite(name: str, count: int | None = None, size: int | None = None) -> list[Case]:
     name = suite_name(name)
     data = json.loads((SUITE_DIR / f"{name}.json").read_text())
     entries = data["entries"][:count] if count is not None else data["entries"]
-    return [world_case(name, i, e) for i, e in enumerate(entries)]
+    return [world_case(name, i, e, size) for i, e in enumerate(entries)]
 
 
 # ---- user cases -----------------------------------------------------------------------------------------
@@ -186,8 +187,8 @@ def user_suite(path: str | Path, count: int | None = None) -> list[Case]:
     return [user_case(r, path.parent, path.stem, i) for i, r in enumerate(recs[:count] if count else recs)]
 
 
-def load_cases(suite: str, count: int | None = None) -> list[Case]:
-    """A world suite name (world-4p, occlusion, …) or a .jsonl path."""
+def load_cases(suite: str, count: int | None = None, size: int | None = None) -> list[Case]:
+    """A world suite name (world-4p, occlusion, …; rendered at `size` px if given) or a .jsonl path."""
     if suite.endswith(".jsonl"):
         return user_suite(suite, count)
-    return world_suite(suite, count)
+    return world_suite(suite, count, size)

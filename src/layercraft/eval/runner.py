@@ -54,6 +54,7 @@ class RunOptions:
     token_px: int = 16  # pixels per condition token side (VAE factor × patch)
     shard: tuple[int, int] = (0, 1)
     progress: bool = True
+    variant: str | None = None  # records name the method "method@variant" (e.g. a differently trained model)
 
 
 def run_method(cases: list[Case], method: Method, generate: Generate, out: Path, backends: Backends,
@@ -61,10 +62,11 @@ def run_method(cases: list[Case], method: Method, generate: Generate, out: Path,
     """Generate and score this shard's cases not yet in `out`; returns how many were run."""
     opts = opts or RunOptions()
     out = Path(out)
+    name = f"{method.name}@{opts.variant}" if opts.variant else method.name
     finished = done(out)
-    todo = [c for c in shard_cases(cases, opts.shard) if (method.name, c.suite, c.id) not in finished]
+    todo = [c for c in shard_cases(cases, opts.shard) if (name, c.suite, c.id) not in finished]
     path = records_path(out, opts.shard)
-    for case in tqdm(todo, desc=f"{method.name} {opts.shard[0]}/{opts.shard[1]}", disable=not opts.progress):
+    for case in tqdm(todo, desc=f"{name} {opts.shard[0]}/{opts.shard[1]}", disable=not opts.progress):
         cdir = case_dir(out, case)
         if not (cdir / "collage.png").exists():
             from ..canvas import composite
@@ -74,15 +76,15 @@ def run_method(cases: list[Case], method: Method, generate: Generate, out: Path,
                 save_image_atomic(Image.fromarray(case.target), cdir / "gt.png")
         with measure() as cost:
             image = generate(case)
-        img_path = image_path(out, method.name, case)
+        img_path = image_path(out, name, case)
         save_image_atomic(image, img_path)
         tokens = None
         if method.kind in ("pipeline", "base_t2i"):
-            tokens = condition_tokens(canvas_for(method, case), method.scheme, opts.token_px,
-                                      prune=method.switches.get("prune", True)) if canvas_for(method, case).layers \
-                else {"tokens": 0, "tokens_unpruned": 0}
+            canvas = canvas_for(method, case)
+            tokens = condition_tokens(canvas, method.scheme, opts.token_px, prune=method.switches.get("prune", True)) \
+                if canvas.all_layers() else {"tokens": 0, "tokens_unpruned": 0}
         rec = {
-            "method": method.name,
+            "method": name,
             "suite": case.suite,
             "case": case.id,
             "seed": case.seed,
