@@ -99,3 +99,12 @@ def test_world_suite_cases(tmp_path):
 
     assert np.diag(iou_matrix(c4.boxes, c4.target_boxes)).min() > 0.5
     assert json.dumps(c4.truth)  # JSON-able
+
+
+def test_parse_shard():
+    from layercraft.eval.runner import parse_shard
+
+    assert parse_shard("1/3") == (1, 3)
+    assert parse_shard("auto") == (0, 1)  # a plain process: accelerate reports rank 0 of 1
+    with pytest.raises(ValueError):
+        parse_shard("3/3")

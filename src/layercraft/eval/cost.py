@@ -3,8 +3,9 @@
 - tokens: `conditioning.token_report` on the canvas's latent token grid (canvas px / token_px per
   side; token_px = VAE factor × patch size, 16 for FLUX), pruned and unpruned.
 - seconds: wall clock of the generate call (`time.perf_counter`).
-- memory: peak bytes of Python / numpy allocations during the call (`tracemalloc`), the process's
-  peak resident set so far (`getrusage`; monotone), and, on CUDA, `torch.cuda.max_memory_allocated`.
+- memory: the process's peak resident set so far (`getrusage`; monotone), on CUDA
+  `torch.cuda.max_memory_allocated`, and, only when asked (it slows allocation-heavy code and so
+  would bias the timing), the peak of Python / numpy allocations during the call (`tracemalloc`).
 """
 
 from __future__ import annotations
@@ -34,24 +35,29 @@ def _rss_peak_mb() -> float:
 
 
 @contextmanager
-def measure():
+def measure(trace_python: bool = False):
     """`with measure() as cost: ...` → cost dict filled on exit with seconds and memory peaks (MB)."""
     cost: dict = {}
     cuda = torch.cuda.is_available()
     if cuda:
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     started = tracemalloc.is_tracing()
-    if not started:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
+    if trace_python:
+        if not started:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
     t0 = time.perf_counter()
     try:
         yield cost
     finally:
+        if cuda:
+            torch.cuda.synchronize()
         cost["seconds"] = time.perf_counter() - t0
-        cost["py_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-        if not started:
-            tracemalloc.stop()
+        if trace_python:
+            cost["py_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+            if not started:
+                tracemalloc.stop()
         cost["rss_peak_mb"] = _rss_peak_mb()
         if cuda:
             cost["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
