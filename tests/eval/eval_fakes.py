@@ -50,7 +50,7 @@ class MeanColourIdentity:
 
 
 class ColourAttributes:
-    """Background = 'grey' if the corners are grey; each person's 'pose' = the name of the nearest colour."""
+    """Background kind = 'grey' if the corners are grey; each person's 'pose' = the name of the nearest colour."""
 
     name = "colour-attrs"
 
@@ -62,7 +62,7 @@ class ColourAttributes:
             m = image[y0:y1, x0:x1].reshape(-1, 3).mean(0)
             name = min(COLOURS, key=lambda c: np.linalg.norm(m - COLOURS[c]))
             people.append({"pose": name, "expression": "neutral"})
-        return Attributes({"background": bg}, people)
+        return Attributes({"kind": bg}, people)
 
 
 class MeanFeatures:
@@ -95,7 +95,7 @@ def write_cards_suite(root: Path, n_cases: int = 3) -> Path:
         Image.fromarray(tgt).save(root / f"target{k}.png")
         lines.append({"id": f"c{k}", "width": 96, "height": 96, "prompt": f"{n} cards on grey", "layers": layers,
                       "background": "bg.png", "target": f"target{k}.png", "seed": 100 + k,
-                      "truth": {"image": {"background": "grey"}, "people": truth_people,
+                      "truth": {"image": {"kind": "grey"}, "people": truth_people,
                                 "reference_people": [None if (j == 0 and k == 0) else p
                                                      for j, p in enumerate(truth_people)]}})
     path = root / "cards.jsonl"

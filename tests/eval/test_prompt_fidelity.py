@@ -8,14 +8,14 @@ from layercraft.eval.embedding_scores import ClipScorer, DinoScorer
 
 
 def test_attribute_accuracy_counts_matched_people_only():
-    truth_img = {"background": "beach", "time": "day"}
+    truth_img = {"kind": "beach", "time": "day"}
     truth_people = [{"expression": "smiling", "pose": "arms down"}, {"expression": "neutral", "pose": "waving"}]
-    pred = Attributes({"background": "beach", "time": "night"}, [{"expression": "neutral", "pose": "waving"}])
+    pred = Attributes({"kind": "beach", "time": "night"}, [{"expression": "neutral", "pose": "waving"}])
     h = attribute_hits(pred, truth_img, truth_people, gen_of=[None, 0])  # person 0 missing
-    assert h == {"background": [1, 1], "time": [0, 1], "expression": [1, 1], "pose": [1, 1]}
+    assert h == {"kind": [1, 1], "time": [0, 1], "expression": [1, 1], "pose": [1, 1]}
     h2 = attribute_hits(pred, truth_img, truth_people, gen_of=[0, None])
     acc = accuracy([h, h2])
-    assert acc == {"background": 1.0, "time": 0.0, "expression": 0.5, "pose": 0.5}
+    assert acc == {"kind": 1.0, "time": 0.0, "expression": 0.5, "pose": 0.5}
 
 
 def _tokenizer(texts):

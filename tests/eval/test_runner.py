@@ -37,7 +37,7 @@ def test_reference_rows_hit_the_known_bounds(cards, tmp_path):
     assert col["sim_ref"] == pytest.approx(1.0) and col["cp"] == pytest.approx(1.0, abs=1e-6)
     assert col["ap"] == pytest.approx(1.0) and col["iou"] == pytest.approx(1.0)  # the collage is the layout
     assert gt["ap75"] < 1.0 < gt["ap50"] + 1e-9  # GT cards are shifted by 2 px
-    assert gt["missing_rate"] == 0 and gt["acc_pose"] == 1.0 and gt["acc_background"] == 1.0
+    assert gt["missing_rate"] == 0 and gt["acc_pose"] == 1.0 and gt["acc_kind"] == 1.0
     assert gt["fid"] == pytest.approx(0.0, abs=1e-6) and col["fid"] > 1.0
     # case c0 locks p0: the collage reproduces it exactly, the darker GT does not (but does after gain)
     recs = {(r["method"], r["case"]): r for r in load_records(out)}

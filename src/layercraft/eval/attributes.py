@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .backends import Attributes
 
-IMAGE_KEYS = ("background", "time")
+IMAGE_KEYS = ("kind", "time")  # the world's meta["background"] keys
 PERSON_KEYS = ("expression", "pose", "facing")
 
 

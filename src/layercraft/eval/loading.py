@@ -1,7 +1,7 @@
 """Load what a run needs by name: the pipeline (registry spec or directory) and the perception backends.
 
-Backends are found by name in `BACKENDS`; `auto` uses `layercraft.world.perception.eval_backends()`
-when the world perception package provides it (the trained world models), else runs with none —
+Backends are found by name in `BACKENDS`: `world` = the trained world perception models
+(`world_backends.py`); `auto` = `world` when `layercraft.world.perception` is installed, else none —
 families without a backend are then recorded as skipped, and the CLI says which.
 """
 
@@ -14,7 +14,13 @@ from .backends import Backends
 
 DEFAULT_MODEL = "embedded-small"  # `--model default`: the embedded CPU model (a trained directory overrides)
 
-BACKENDS: dict[str, Callable[[], Backends]] = {"none": Backends}
+def _world() -> Backends:
+    from .world_backends import world_backends
+
+    return world_backends()
+
+
+BACKENDS: dict[str, Callable[[], Backends]] = {"none": Backends, "world": _world}
 
 
 def register_backends(name: str, factory: Callable[[], Backends]) -> None:
@@ -23,11 +29,9 @@ def register_backends(name: str, factory: Callable[[], Backends]) -> None:
 
 def load_backends(name: str = "auto") -> Backends:
     if name == "auto":
-        try:
-            from ..world.perception import eval_backends  # provided by the world perception package
-        except ImportError:
-            return Backends()
-        return eval_backends()
+        import importlib.util
+
+        name = "world" if importlib.util.find_spec("layercraft.world.perception") else "none"
     if name not in BACKENDS:
         raise ValueError(f"unknown backends {name!r}; choose from auto, {', '.join(BACKENDS)}")
     return BACKENDS[name]()

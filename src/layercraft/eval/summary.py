@@ -22,7 +22,7 @@ COLUMNS = [
     "method", "suite", "n_cases", "n_subjects",
     "sim_gt", "sim_ref", "cp", "sim_gt_all", "missing_rate",
     "ap", "ap50", "ap75", "iou", "centre_spread",
-    "acc_background", "acc_time", "acc_expression", "acc_pose", "acc_facing",
+    "acc_kind", "acc_time", "acc_expression", "acc_pose", "acc_facing",
     "clip_t", "clip_i", "dino", "fid",
     "lock_psnr", "lock_ssim", "lock_psnr_gain", "lock_ssim_gain", "variation_any",
     "tokens", "tokens_unpruned", "seconds", "peak_mb",
