@@ -13,7 +13,9 @@ from .app.cli import app as studio_app
 from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
 from .conditioning import POSITION_SCHEMES, token_report
+from .eval.cli import app as eval_app
 from .examples import example_path
+from .pipelines.cli import app as generate_app
 from .world.cli import app as world_app
 
 app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized image generation.",
@@ -22,6 +24,8 @@ canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas proje
 app.add_typer(canvas_app, name="canvas")
 app.add_typer(world_app, name="world")
 app.add_typer(studio_app)
+app.add_typer(generate_app)
+app.add_typer(eval_app, name="eval")
 console = Console(soft_wrap=True)
 
 SCHEMES = sorted(POSITION_SCHEMES) + ["kontext_collage"]
