@@ -3,7 +3,6 @@ import torch
 
 from layercraft.models.unet.inversion import ddim_invert
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
-
 from lcp.components import canvas, sd_components, unet
 
 

@@ -79,8 +79,9 @@ class LcpAdapter(ModelMixin, ConfigMixin):
                                              for n, d in zip(block_names, block_dims, strict=True)})
         self.refiner_proj = nn.Sequential(nn.LayerNorm(static_dim), nn.Linear(static_dim, static_dim))
         self.layout = LayoutAwareModule(static_dim, text_dim, grounding_dim, num_freqs, layout_hidden)
-        self.static = nn.ModuleDict({_key(n): StaticKV(static_dim, d) for n, d in zip(block_names, block_dims)})
-        self.dynamic = nn.ModuleDict({_key(n): DynamicKV(text_dim, d) for n, d in zip(block_names, block_dims)})
+        dims = list(zip(block_names, block_dims, strict=True))
+        self.static = nn.ModuleDict({_key(n): StaticKV(static_dim, d) for n, d in dims})
+        self.dynamic = nn.ModuleDict({_key(n): DynamicKV(text_dim, d) for n, d in dims})
         self.grounding = nn.ModuleDict({_key(n): GroundingAttention(d, grounding_dim, h)
                                         for n, d, h in zip(block_names, block_dims, block_heads, strict=True)})
 

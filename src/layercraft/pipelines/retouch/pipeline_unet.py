@@ -38,6 +38,7 @@ from ..lcp.subjects import Subject, canvas_subjects
 from ..lcp.tokens import find_subject_tokens
 from .masks import adaptive_blend_mask, cross_attention_mask
 
+
 class LayoutRetouchPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin, TextualInversionLoaderMixin):
     model_cpu_offload_seq = "text_encoder->unet->personalized_unet->vae"
     _optional_components = ["personalized_unet"]
