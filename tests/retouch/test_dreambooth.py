@@ -1,9 +1,9 @@
 import torch
-from lcp.components import blob, sd_components
 
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
 from layercraft.pipelines.retouch.dreambooth import DreamBoothArgs, RetouchDreamBoothTask
 from layercraft.training.task import TASKS
+from lcp.components import blob, sd_components
 
 
 def test_dreambooth_lora_trains_exports_and_loads(tmp_path):
