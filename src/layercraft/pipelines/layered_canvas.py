@@ -28,6 +28,7 @@ from diffusers.loaders import FluxLoraLoaderMixin
 from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
 
 from ..canvas.types import Canvas
 from ..canvas.validate import validate_canvas
@@ -114,6 +115,17 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                                          prompts, n, dev)
         dtype = self.transformer.dtype
         return tokens.to(dev, dtype), pooled.to(dev, dtype)
+
+    def preview_image(self, callback_kwargs: dict) -> Image.Image | None:
+        """A cheap look at the current latents (first sample) for live progress in the studio."""
+        latents = callback_kwargs.get("latents")
+        if latents is None or latents.ndim != 3:
+            return None
+        side = int(round(latents.shape[1] ** 0.5))
+        if side * side != latents.shape[1]:
+            return None  # non-square grids: the grid is not recoverable from the token count alone
+        spatial = unpack(latents[:1].float(), (side, side))[None]  # (1, C, 2h, 2w)
+        return self.image_processor.postprocess(from_latents(self.vae, spatial.to(self.vae.dtype)), "pil")[0]
 
     # ---- checks -------------------------------------------------------------------------------------------
     def check_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
