@@ -43,6 +43,14 @@ class Example:
     prompt: str
     scheme: str
     meta: dict
+    person_boxes: np.ndarray  # (N, 4) target person boxes, z-order; layer "p{i}" is person i
+    visible: np.ndarray  # (N,) fraction of each target person's layer that is visible
+
+
+def _boxes(sample) -> tuple[np.ndarray, np.ndarray]:
+    full = (sample.layers[..., 3] >= 128).reshape(sample.n, -1).sum(1)
+    seen = sample.visible.reshape(sample.n, -1).sum(1)
+    return sample.person_boxes.astype(np.float32), seen / np.maximum(full, 1)
 
 
 def canvas_prompt(meta: dict, rng: np.random.Generator) -> str:
@@ -85,7 +93,7 @@ def layercomposer(rng: np.random.Generator, size: int, *, p_lock: float = 0.35, 
     for layer in canvas.all_layers():
         layer.image = _relight(layer.image, rng)
     canvas.prompt = canvas_prompt(tgt.meta, rng)
-    return Example(canvas, tgt.rgb, canvas.prompt, "layercomposer", tgt.meta)
+    return Example(canvas, tgt.rgb, canvas.prompt, "layercomposer", tgt.meta, *_boxes(tgt))
 
 
 def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7) -> Example:
@@ -99,7 +107,7 @@ def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7) -> 
         layer.image = _relight(layer.image, rng)
     prompt = canvas_prompt(tgt.meta, rng)
     canvas = Canvas(width=size, height=size, layers=kept, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, "one_for_all", tgt.meta)
+    return Example(canvas, tgt.rgb, prompt, "one_for_all", tgt.meta, *_boxes(tgt))
 
 
 def replacement_probability(step: int, milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5) -> float:
@@ -160,7 +168,7 @@ def anyphoto(rng: np.random.Generator, size: int, *, step: int = 0,
         layers.append(face)
     prompt = canvas_prompt(tgt.meta, rng)
     canvas = Canvas(width=size, height=size, layers=layers, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, "anyphoto", tgt.meta)
+    return Example(canvas, tgt.rgb, prompt, "anyphoto", tgt.meta, *_boxes(tgt))
 
 
 RECIPES: dict[str, Callable[..., Example]] = {"layercomposer": layercomposer, "one_for_all": one_for_all,
