@@ -33,7 +33,7 @@ def batch_targets(rec: dict, idx: torch.Tensor, flip: torch.Tensor, size: int) -
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=12000)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=1400)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--seed", type=int, default=0)
@@ -66,7 +66,7 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % 500 == 0 or step == args.steps - 1:
+        if step % 350 == 0 or step == args.steps - 1:
             rep = detection_ap(model, val)
             print(f"step {step} loss {loss.item():.3f} val {rep['ap50']} t {clock():.0f}s", flush=True)
     model = model.to(memory_format=torch.contiguous_format)

@@ -21,16 +21,17 @@ LABELS = ("person", "face")
 
 
 class Detector(nn.Module):
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), neck: int = 48, size: int = 128):
+    def __init__(self, widths: tuple[int, ...] = (16, 24, 48, 96), neck: int = 32, size: int = 128):
         super().__init__()
         self.config = {"widths": list(widths), "neck": neck, "size": size, "labels": list(LABELS)}
         self.size = size
         self.backbone = Backbone(tuple(widths))  # strides 4, 8, 16 for widths[1:]
         self.lateral = nn.ModuleList(nn.Conv2d(c, neck, 1) for c in widths[1:])
         self.smooth = nn.ModuleList(conv_bn(neck, neck) for _ in widths[1:-1])
-        self.heat = nn.Sequential(conv_bn(neck, neck), nn.Conv2d(neck, len(LABELS), 1))
-        self.box = nn.Sequential(conv_bn(neck, neck), nn.Conv2d(neck, 4, 1))  # log w, log h, dx, dy
-        nn.init.constant_(self.heat[-1].bias, -2.19)  # prior 0.1
+        self.shared = conv_bn(neck, 2 * neck)
+        self.heat = nn.Conv2d(neck, len(LABELS), 1)
+        self.box = nn.Conv2d(neck, 4, 1)  # log w, log h, dx, dy (in output cells)
+        nn.init.constant_(self.heat.bias, -2.19)  # prior 0.1
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, 3, S, S) in [0, 1] → heat logits (B, 2, S/4, S/4), size (B, 2, ·), offset (B, 2, ·)."""
@@ -39,8 +40,9 @@ class Detector(nn.Module):
         for i in range(len(feats) - 2, -1, -1):  # top-down: upsample, add lateral, smooth
             y = F.interpolate(y, size=feats[i].shape[-2:], mode="nearest") + self.lateral[i](feats[i])
             y = self.smooth[i](y)
-        box = self.box(y)
-        return self.heat(y), box[:, :2], box[:, 2:]
+        h, b = self.shared(y).chunk(2, dim=1)  # (B, neck, S/4, S/4) each
+        box = self.box(b)
+        return self.heat(h), box[:, :2], box[:, 2:]
 
     @torch.no_grad()
     def detect(self, images, threshold: float = 0.3, k: int = 40) -> list[dict]:
