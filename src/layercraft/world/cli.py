@@ -64,5 +64,25 @@ def suites(
     typer.echo(f"wrote {len(SUITES)} suites to {out}")
 
 
+@app.command("perception-report")
+def perception_report(
+    images: Annotated[int, typer.Option(help="held-out test scenes (128×128)")] = 1000,
+    ids: Annotated[int, typer.Option(help="held-out identities for verification")] = 400,
+    threads: Annotated[int, typer.Option(help="torch threads")] = 1,
+    out: Annotated[Path | None, typer.Option(help="also write the figures as JSON here")] = None,
+) -> None:
+    """Re-measure the perception models' validation figures from the committed weights."""
+    import torch
+
+    from .perception.report import perception_report as measure
+
+    torch.set_num_threads(threads)
+    text = json.dumps(measure(images, ids, log=typer.echo), indent=1)
+    typer.echo(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,42 @@
+"""Validation figures of the perception models on rendered ground truth (used by scripts and the CLI)."""
+
+from __future__ import annotations
+
+import torch
+
+from .coco import average_precision
+from .detector import LABELS
+
+
+def detection_ap(model, rec: dict, batch: int = 64, strict: bool = False) -> dict:
+    """COCO AP at IoU 0.5 (pycocotools) over `rec` images (see scene_data.scene_records).
+
+    Objects too occluded to see (rec["box_counts"] False) are COCO "crowd" regions — neither missed
+    nor false positives — unless `strict`, where every ground-truth box counts.
+    """
+    preds, tgts = [], []
+    n = len(rec["rgb"])
+    for s in range(0, n, batch):
+        preds += model.detect(rec["rgb"][s : s + batch], threshold=0.01, k=60)
+    for i in range(n):
+        m = rec["box_image"] == i
+        crowd = torch.zeros(int(m.sum()), dtype=torch.int64) if strict else (~rec["box_counts"][m]).long()
+        tgts.append({"boxes": rec["boxes"][m], "labels": rec["box_label"][m], "iscrowd": crowd})
+    counted = len(rec["boxes"]) if strict else int(rec["box_counts"].sum())
+    return {"ap50": average_precision(preds, tgts, LABELS), "images": n, "objects": counted}
+
+
+def identity_verification(model, x: torch.Tensor, y: torch.Tensor) -> dict:
+    from .verification import verification_report
+
+    return verification_report(model.embed(x), y)
+
+
+def attribute_accuracy(model, rec: dict) -> dict:
+    """Accuracy of every attribute head on `rec` (scene heads on rgb, person heads on clear-person crops)."""
+    scene = model.classify_images(rec["rgb"])
+    people = model.classify_crops(rec["crops"], rec["faces"])
+    out = {}
+    for name, pred in {**scene, **people}.items():
+        out[name] = round(float((pred.argmax(1) == rec[name]).float().mean()), 4)
+    return {"accuracy": out, "images": len(rec["rgb"]), "people": len(rec["crops"])}

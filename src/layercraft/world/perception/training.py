@@ -1,0 +1,53 @@
+"""Shared training plumbing for the perception models: seeding, threads, cached renders, schedules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CACHE = Path("/tmp/layercraft-perception-cache")
+
+
+def setup(seed: int, threads: int) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def cached(name: str, params: dict, make: Callable[[], dict], cache: Path | None = CACHE) -> dict:
+    """`make()` (a dict of tensors, a pure function of `params`), memoised on disk under `cache`."""
+    if cache is None:
+        return make()
+    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    path = cache / f"{name}-{key}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    out = make()
+    cache.mkdir(parents=True, exist_ok=True)
+    torch.save(out, path)
+    return out
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+class Clock:
+    """Wall time since construction, for reports."""
+
+    def __init__(self):
+        self.t0 = time.time()
+
+    def __call__(self) -> float:
+        return time.time() - self.t0
