@@ -1,0 +1,6 @@
+"""Flux-family extensions for the UNet-era methods (LCP-Diffusion, Layout-and-Retouch) on
+`LayercraftFluxTransformer`, plugged in through `joint_attention_kwargs` (probe, swap, extra_kv, image_hook)."""
+
+from .probe import TextAttentionProbe
+
+__all__ = ["TextAttentionProbe"]
