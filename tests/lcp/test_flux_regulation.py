@@ -1,10 +1,10 @@
 import torch
-from lcp.flux_components import PROMPT, flux_inputs, flux_pipe
 
 from layercraft.models.flux_ext import TextAttentionProbe
 from layercraft.models.unet.regulation import box_masks
 from layercraft.pipelines.lcp import canvas_subjects
 from layercraft.pipelines.lcp.flux_common import subject_token_index
+from lcp.flux_components import PROMPT, flux_inputs, flux_pipe
 
 
 def _latents(pipe, inputs, seed=0):
