@@ -2,5 +2,6 @@
 `LayercraftFluxTransformer`, plugged in through `joint_attention_kwargs` (probe, swap, extra_kv, image_hook)."""
 
 from .probe import TextAttentionProbe
+from .swap import FluxAttentionSwap
 
-__all__ = ["TextAttentionProbe"]
+__all__ = ["FluxAttentionSwap", "TextAttentionProbe"]
