@@ -170,7 +170,8 @@ class LayercraftAttnProcessor:
         extra = extra_kv(attn) if extra_kv is not None else None
         if extra is not None:
             k_i, v_i, scale = extra  # (B, Q, H, Dh) image keys/values
-            out_i = dispatch_attention_fn(query[:, t:], k_i.to(query.dtype), v_i.to(query.dtype),
+            k_i, v_i = (x.to(query.dtype).expand(query.shape[0], -1, -1, -1) for x in (k_i, v_i))
+            out_i = dispatch_attention_fn(query[:, t:], k_i, v_i,
                                           backend=self._attention_backend, parallel_config=self._parallel_config)
             out = out + scale * out_i.flatten(2, 3).to(out.dtype)
         out = attn.to_out[1](attn.to_out[0](out.contiguous()))

@@ -4,7 +4,8 @@ The canvas conditions the transformer exactly as in `LayeredCanvasPipeline` (any
 `prepare_inputs` / `DenoiserInputs.velocity`); on top of that:
 - box-constrained cross-attention regulation (eq. 5-8) on the flow latents, using the probed image-query →
   text-key attention of each subject's token (needs no training, works on any model);
-- with an `lcp_adapter` (`FluxLcpAdapter`), dynamic (eq. 11), static (eq. 9) and grounding (eq. 4, 10) attention.
+- with an `lcp_adapter` (`LcpFluxAdapter`), static (eq. 9) and grounding (eq. 4, 10) attention, and with an
+  `image_encoder` (CLIP vision) too, dynamic attention (eq. 11) on DA-Encoder features.
 """
 
 from __future__ import annotations
@@ -24,18 +25,19 @@ from ...models.unet.regulation import regulate, step_size
 from ..inputs import DenoiserInputs, Switches, prepare_inputs
 from ..layered_canvas import LayeredCanvasPipeline
 from .flux_common import decode, euler_step, flow_sigmas, probe_box_loss, subject_token_index
+from .flux_state import subject_state
 from .subjects import Subject, canvas_subjects
 
 
 class LcpFluxPipeline(LayeredCanvasPipeline):
-    _optional_components = [*LayeredCanvasPipeline._optional_components, "lcp_adapter"]
+    _optional_components = [*LayeredCanvasPipeline._optional_components, "lcp_adapter", "image_encoder"]
 
     def __init__(self, scheduler: Any, vae: Any, text_encoder: Any, tokenizer: Any, transformer: Any,
                  text_encoder_2: Any = None, tokenizer_2: Any = None, max_sequence_length: int = 64,
-                 lcp_adapter: Any = None):
+                 lcp_adapter: Any = None, image_encoder: Any = None):
         super().__init__(scheduler, vae, text_encoder, tokenizer, transformer, text_encoder_2, tokenizer_2,
                          max_sequence_length)
-        self.register_modules(lcp_adapter=lcp_adapter)
+        self.register_modules(lcp_adapter=lcp_adapter, image_encoder=image_encoder)
 
     # ---- LCP conditioning ----------------------------------------------------------------------------------
     def lcp_kwargs(self, subjects: list[Subject], size: tuple[int, int], n_noisy: int, static_scale: float,
@@ -43,8 +45,7 @@ class LcpFluxPipeline(LayeredCanvasPipeline):
         """joint_attention_kwargs carrying the adapter's dynamic / static / grounding terms ({} without adapter)."""
         if self.lcp_adapter is None or not subjects:
             return {}
-        state = self.lcp_adapter.subject_state(self, subjects, size, n_noisy, static_scale, ip_scale,
-                                               grounding_scale)
+        state = subject_state(self, self.lcp_adapter, subjects, size, n_noisy, static_scale, ip_scale, grounding_scale)
         return self.lcp_adapter.attention_kwargs(self.transformer, state)
 
     def regulated(self, inputs: DenoiserInputs, cond: Any, latents: torch.Tensor, sigma: torch.Tensor,
