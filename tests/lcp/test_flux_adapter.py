@@ -1,10 +1,10 @@
 import torch
-from lcp.components import image_encoder
-from lcp.flux_components import PROMPT, flux_inputs, flux_pipe
 
 from layercraft.models.flux_ext import LcpFluxAdapter, LcpFluxState
 from layercraft.pipelines.lcp import canvas_subjects
 from layercraft.pipelines.lcp.flux_state import subject_state
+from lcp.components import image_encoder
+from lcp.flux_components import PROMPT, flux_inputs, flux_pipe
 
 
 def _setup():

@@ -46,11 +46,11 @@ def entity_embeddings(pipe: Any, words: list[str]) -> torch.Tensor:
     return (states * w).sum(1) / w.sum(1).clamp(min=1)
 
 
-@torch.no_grad()
 def subject_state(pipe: Any, adapter: LcpFluxAdapter, subjects: list[Subject], size: tuple[int, int], n_noisy: int,
                   static_scale: float = 1.0, dynamic_scale: float = 1.0, grounding_scale: float = 1.0,
                   use_static: bool = True, use_grounding: bool = True) -> LcpFluxState:
-    """c_d, c_s (+ M_s) and g for one canvas (all subjects concatenated along tokens)."""
+    """c_d, c_s (+ M_s) and g for one canvas (all subjects concatenated along tokens). The frozen parts run
+    without gradients; the adapter's parts keep theirs (training)."""
     dev = pipe._execution_device
     state = LcpFluxState(n_noisy, dynamic_scale=dynamic_scale, static_scale=static_scale,
                          grounding_scale=grounding_scale)

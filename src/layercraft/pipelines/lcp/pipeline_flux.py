@@ -45,7 +45,9 @@ class LcpFluxPipeline(LayeredCanvasPipeline):
         """joint_attention_kwargs carrying the adapter's dynamic / static / grounding terms ({} without adapter)."""
         if self.lcp_adapter is None or not subjects:
             return {}
-        state = subject_state(self, self.lcp_adapter, subjects, size, n_noisy, static_scale, ip_scale, grounding_scale)
+        with torch.no_grad():
+            state = subject_state(self, self.lcp_adapter, subjects, size, n_noisy, static_scale, ip_scale,
+                                  grounding_scale)
         return self.lcp_adapter.attention_kwargs(self.transformer, state)
 
     def regulated(self, inputs: DenoiserInputs, cond: Any, latents: torch.Tensor, sigma: torch.Tensor,
