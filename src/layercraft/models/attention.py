@@ -8,13 +8,23 @@ passed, and additionally accepts (through `FluxAttention.forward`'s keyword filt
 - per-sample rotary tables: `image_rotary_emb` = (cos, sin) shaped (B, S, head_dim) instead of (S, head_dim);
 - `kv_cache`: a `BlockKV` view that stores the trailing condition keys/values (write) or appends the
   stored ones to this call's keys/values (read);
-- `dam=True`: One-for-All dynamic attention modulation via the block's `TemperatureGenerator`.
+- `dam=True`: One-for-All dynamic attention modulation via the block's `TemperatureGenerator`;
+- `probe`: a callable `probe(query, key, attention_mask)` given the final (B, S, H, Dh) queries/keys, which may
+  record image-query → text-key attention probabilities (box regulation, cross-attention masks); the output is
+  still computed by the fused kernel;
+- `swap`: an object with `before(query, key, value) -> (query, key, value)` and `after(out) -> out` on
+  (B, S, H, Dh) tensors (multi-source attention swap across batch rows);
+- `extra_kv`: a callable `extra_kv(attn) -> (key, value, scale) | None` giving extra image keys/values
+  (B, Q, H, Dh) attended separately by the image queries of double-stream blocks and added with `scale`
+  (decoupled image attention, IP-Adapter / LCP eq. 11).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -105,6 +115,9 @@ class LayercraftAttnProcessor:
         image_rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
         kv_cache: BlockKV | None = None,
         dam: bool = False,
+        probe: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], None] | None = None,
+        swap: Any = None,
+        extra_kv: Callable[[nn.Module], tuple[torch.Tensor, torch.Tensor, float] | None] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         dual = encoder_hidden_states is not None and attn.added_kv_proj_dim is not None
         query = attn.to_q(hidden_states)  # (B, N, inner)
@@ -140,14 +153,27 @@ class LayercraftAttnProcessor:
             attention_mask = attention_mask[:, :, : query.shape[1], : key.shape[1]]
             if attention_mask.all():  # nothing masked: let SDPA take its fused (unmasked) kernel
                 attention_mask = None
+        if swap is not None:
+            query, key, value = swap.before(query, key, value)
+        if probe is not None:
+            probe(query, key, attention_mask)
 
         out = dispatch_attention_fn(query, key, value, attn_mask=attention_mask, backend=self._attention_backend,
                                     parallel_config=self._parallel_config)
+        if swap is not None:
+            out = swap.after(out)
         out = out.flatten(2, 3).to(query.dtype)  # (B, S, inner)
         if not dual:
             return out
         t = encoder_hidden_states.shape[1]
         enc_out, out = out.split_with_sizes([t, out.shape[1] - t], dim=1)
+        extra = extra_kv(attn) if extra_kv is not None else None
+        if extra is not None:
+            k_i, v_i, scale = extra  # (B, Q, H, Dh) image keys/values
+            k_i, v_i = (x.to(query.dtype).expand(query.shape[0], -1, -1, -1) for x in (k_i, v_i))
+            out_i = dispatch_attention_fn(query[:, t:], k_i, v_i,
+                                          backend=self._attention_backend, parallel_config=self._parallel_config)
+            out = out + scale * out_i.flatten(2, 3).to(out.dtype)
         out = attn.to_out[1](attn.to_out[0](out.contiguous()))
         enc_out = attn.to_add_out(enc_out.contiguous())
         return out, enc_out

@@ -2,6 +2,10 @@
 
 Same submodules and parameter names as diffusers' blocks; only `forward` is overridden, adding a
 `token_mod` argument. With `token_mod=None` the arithmetic is exactly the stock one.
+
+The double-stream block also takes an optional `image_hook` in `joint_attention_kwargs` (removed before the
+attention call): `image_hook(block, hidden_states) -> hidden_states` runs on the image stream right after the
+attention residual, before the feed-forward (LCP grounding and static attention, feature capture).
 """
 
 from __future__ import annotations
@@ -36,14 +40,18 @@ class LayercraftTransformerBlock(FluxTransformerBlock):
             encoder_hidden_states, emb=temb
         )
 
+        attn_kwargs = dict(joint_attention_kwargs or {})
+        image_hook = attn_kwargs.pop("image_hook", None)
         attn_output, context_attn_output = self.attn(
             hidden_states=norm_hidden_states,
             encoder_hidden_states=norm_encoder_hidden_states,
             image_rotary_emb=image_rotary_emb,
-            **(joint_attention_kwargs or {}),
+            **attn_kwargs,
         )
 
         hidden_states = hidden_states + gate_msa * attn_output
+        if image_hook is not None:
+            hidden_states = image_hook(self, hidden_states)  # (B, N, D)
         norm_hidden_states = self.norm2(hidden_states) * (1 + scale_mlp) + shift_mlp
         hidden_states = hidden_states + gate_mlp * self.ff(norm_hidden_states)
 
@@ -80,8 +88,8 @@ class LayercraftSingleTransformerBlock(FluxSingleTransformerBlock):
             shift, scale, gate = token_mod.with_prefix(text_seq_len).params(self.norm.linear, 3)
             norm_hidden_states = self.norm.norm(hidden_states) * (1 + scale) + shift
         mlp_hidden_states = self.act_mlp(self.proj_mlp(norm_hidden_states))
-        attn_output = self.attn(hidden_states=norm_hidden_states, image_rotary_emb=image_rotary_emb,
-                                **(joint_attention_kwargs or {}))
+        attn_kwargs = {k: v for k, v in (joint_attention_kwargs or {}).items() if k != "image_hook"}
+        attn_output = self.attn(hidden_states=norm_hidden_states, image_rotary_emb=image_rotary_emb, **attn_kwargs)
 
         hidden_states = torch.cat([attn_output, mlp_hidden_states], dim=2)
         hidden_states = residual + gate * self.proj_out(hidden_states)
