@@ -165,7 +165,7 @@ class CanvasFlowTask:
                 e_pred = self.identity_encoder()(self._crops(images, ex, [people[k] for k in sel]))
                 id_loss = (1 - (e_pred * gt_embeds[sel]).sum(-1)).mean()  # eq. 24: cosine distance
                 loss = loss + self.args.identity_loss_weight * id_loss  # eq. 25
-                logs["id_loss"] = float(id_loss)
+                logs["id_loss"] = float(id_loss.detach())
         return loss, logs
 
     def validation_examples(self, n: int = 4) -> list[Example]:
