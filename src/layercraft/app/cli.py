@@ -15,7 +15,8 @@ app = typer.Typer(help="The layered-canvas editor in the browser.", no_args_is_h
 
 @app.command("studio")
 def studio(
-    model: Path = typer.Option(..., "--model", help="Folder of a LayeredCanvasPipeline (diffusers layout)."),
+    model: str = typer.Option("default", "--model", help="'default' (the embedded model), a registry name, or a "
+                              "folder of a LayeredCanvasPipeline (diffusers layout)."),
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default serves this machine only."),
     device: str = typer.Option("auto", "--device", help="torch device for the model: auto, cpu, cuda, cuda:1 ..."),
@@ -26,14 +27,15 @@ def studio(
     """Serve layercraft studio; the model loads on the first generation."""
     import uvicorn
 
+    from ..models.registry import REGISTRY
     from .jobs import GenerationService
     from .server import create_app
 
-    if not model.exists():
+    if model != "default" and model not in REGISTRY and not Path(model).exists():
         typer.echo(f"error: model folder not found: {model}", err=True)
         raise typer.Exit(1)
     service = GenerationService(pipeline_loader(model, device), queue_size=queue_size, timeout_s=timeout,
-                                model_name=model.name)
+                                model_name=Path(model).name)
     config = StudioConfig(data_dir=data_dir or default_data_dir())
     typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")
     uvicorn.run(create_app(config, service), host=host, port=port, log_level="warning")

@@ -15,16 +15,17 @@ def pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def pipeline_loader(model: Path, device: str = "auto") -> Callable[[], Any]:
-    """A function that loads `LayeredCanvasPipeline.from_pretrained(model)` onto `device` when called."""
+def pipeline_loader(model: Path | str, device: str = "auto") -> Callable[[], Any]:
+    """A function that loads the pipeline named `model` ('default', a registry name or a folder; see
+    `layercraft.pipelines.loading`) onto `device` when called."""
 
     def load() -> Any:
         import torch
 
-        from ..pipelines import LayeredCanvasPipeline
+        from ..pipelines.loading import load_pipeline
 
         target = pick_device(device)
         dtype = torch.bfloat16 if target.startswith("cuda") else torch.float32
-        return LayeredCanvasPipeline.from_pretrained(str(model), torch_dtype=dtype).to(target)
+        return load_pipeline(str(model), dtype=dtype).to(target)
 
     return load

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from .backends import Backends
 
-DEFAULT_MODEL = "embedded-small"  # `--model default`: the embedded CPU model (a trained directory overrides)
 
 def _world() -> Backends:
     from .world_backends import world_backends
@@ -38,14 +37,11 @@ def load_backends(name: str = "auto") -> Backends:
 
 
 def load_pipeline(model: str, seed: int = 0):
-    """A LayeredCanvasPipeline: from a directory if `model` is one, else a registry spec
-    (`default` → DEFAULT_MODEL) with freshly initialised weights."""
-    from ..pipelines.layered_canvas import LayeredCanvasPipeline
+    """A LayeredCanvasPipeline by name (see `layercraft.pipelines.loading`): `default` is the embedded
+    default with its committed weights, a registry name gives fresh weights, a folder loads a save."""
+    from ..pipelines.loading import load_pipeline as load
 
-    if Path(model).is_dir():
-        pipe = LayeredCanvasPipeline.from_pretrained(model)
-    else:
-        pipe = LayeredCanvasPipeline.from_spec(DEFAULT_MODEL if model == "default" else model, seed=seed)
+    pipe = load(model, seed=seed)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -55,5 +51,6 @@ def model_resolution(model: str) -> int | None:
     if Path(model).is_dir():
         return None
     from ..models.registry import get_spec
+    from ..pipelines.loading import EMBEDDED
 
-    return get_spec(DEFAULT_MODEL if model == "default" else model).resolution
+    return get_spec(EMBEDDED if model == "default" else model).resolution

