@@ -33,10 +33,23 @@ def identity_verification(model, x: torch.Tensor, y: torch.Tensor) -> dict:
 
 
 def attribute_accuracy(model, rec: dict) -> dict:
-    """Accuracy of every attribute head on `rec` (scene heads on rgb, person heads on clear-person crops)."""
+    """Accuracy of every attribute head on `rec` (scene heads on rgb, person heads on clear-person crops),
+    the expression confusion matrix (rows: truth, columns: prediction, EXPRESSIONS order) and the
+    expression accuracy with "neutral" and "smiling" merged (their mouths differ by about one pixel
+    at 128×128)."""
     scene = model.classify_images(rec["rgb"])
     people = model.classify_crops(rec["crops"], rec["faces"])
     out = {}
-    for name, pred in {**scene, **people}.items():
-        out[name] = round(float((pred.argmax(1) == rec[name]).float().mean()), 4)
-    return {"accuracy": out, "images": len(rec["rgb"]), "people": len(rec["crops"])}
+    for name, logits in {**scene, **people}.items():
+        out[name] = round(float((logits.argmax(1) == rec[name]).float().mean()), 4)
+    pred, true = people["expression"].argmax(1), rec["expression"]
+    merged = torch.where(pred == 1, 0, pred) == torch.where(true == 1, 0, true)  # 0 neutral, 1 smiling
+    out["expression_neutral=smiling"] = round(float(merged.float().mean()), 4)
+    k = people["expression"].shape[1]
+    confusion = torch.zeros(k, k, dtype=torch.int64).index_put_((true, pred), torch.ones_like(true), accumulate=True)
+    return {
+        "accuracy": out,
+        "expression_confusion": confusion.tolist(),
+        "images": len(rec["rgb"]),
+        "people": len(rec["crops"]),
+    }

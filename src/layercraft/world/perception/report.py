@@ -46,6 +46,7 @@ def perception_report(images: int = 1000, ids: int = 400, log=print) -> dict:
             "strict_all_boxes": detection_ap(det, scenes, strict=True),
         },
         "attributes": attribute_accuracy(attr, scenes),
+        "attributes_256": attribute_accuracy(attr, cached_scenes("test", images // 4, size=256)),
     }
     rep["seconds"] = round(time.time() - t0)
     return rep

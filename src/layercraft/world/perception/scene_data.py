@@ -93,9 +93,11 @@ def scene_records(split: str, count: int, first: int = 0, size: int = 128, crop_
     return rec
 
 
-def cached_scenes(split: str, count: int, first: int = 0) -> dict:
+def cached_scenes(split: str, count: int, first: int = 0, size: int = 128) -> dict:
     """`scene_records` memoised on disk (see training.cached)."""
     from .training import cached
 
     params = {"split": split, "count": count, "first": first, "version": DATA_VERSION}
-    return cached("scenes", params, lambda: scene_records(split, count, first))
+    if size != 128:
+        params["size"] = size
+    return cached("scenes", params, lambda: scene_records(split, count, first, size))
