@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..identity import character
 from .coco import average_precision
 from .detector import LABELS
 
@@ -45,6 +46,9 @@ def attribute_accuracy(model, rec: dict) -> dict:
     pred, true = people["expression"].argmax(1), rec["expression"]
     merged = torch.where(pred == 1, 0, pred) == torch.where(true == 1, 0, true)  # 0 neutral, 1 smiling
     out["expression_neutral=smiling"] = round(float(merged.float().mean()), 4)
+    # sunglasses hide the eyes, so "eyes closed" cannot be seen on their wearers
+    eyes = torch.tensor([character(int(i)).glasses != "sunglasses" for i in rec["identity"]], dtype=torch.bool)
+    out["expression_neutral=smiling_eyes_visible"] = round(float(merged[eyes].float().mean()), 4)
     k = people["expression"].shape[1]
     confusion = torch.zeros(k, k, dtype=torch.int64).index_put_((true, pred), torch.ones_like(true), accumulate=True)
     return {
