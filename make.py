@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,22 +28,60 @@ TORCH = "torch==2.13.0"
 
 def _run(cmd: list[str], **kw) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+    kw.setdefault("cwd", ROOT)
+    subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
 def _fingerprint() -> str:
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
 
 
+FRONTEND = ROOT / "src" / "layercraft" / "app" / "frontend"
+FRONTEND_STAMP = ROOT / "src" / "layercraft" / "app" / "static" / ".built-from"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _frontend_fingerprint() -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in FRONTEND.rglob("*") if p.is_file() and "node_modules" not in p.parts):
+        h.update(str(path.relative_to(FRONTEND)).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def build_frontend() -> None:
+    """The studio's browser code: npm packages, bundled by esbuild into app/static/ (not committed)."""
+    if FRONTEND_STAMP.exists() and FRONTEND_STAMP.read_text() == _frontend_fingerprint():
+        return
+    if shutil.which("npm") is None:
+        print("! npm not found: the studio front end is not built (layercraft studio needs Node.js 18+)")
+        return
+    _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=FRONTEND)
+    _run(["npm", "run", "build"], cwd=FRONTEND)
+    FRONTEND_STAMP.write_text(_frontend_fingerprint())
+
+
+def ensure_browser() -> None:
+    """Debian's Chromium for the studio's end-to-end tests (never a browser a test tool downloads)."""
+    if CHROMIUM.exists() or shutil.which("apt-get") is None or os.geteuid() != 0:
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    try:
+        _run(install, env=env)
+    except subprocess.CalledProcessError:  # empty package lists on a fresh machine
+        _run(["apt-get", "update", "-q"], env=env)
+        _run(install, env=env)
+
+
 def setup() -> None:
     if not PY.exists():
         _run([sys.executable, "-m", "venv", VENV])
-    if STAMP.exists() and STAMP.read_text() == _fingerprint():
-        return
-    pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    _run(pip + [TORCH])
-    _run(pip + ["-e", ".[dev]"])
-    STAMP.write_text(_fingerprint())
+    if not (STAMP.exists() and STAMP.read_text() == _fingerprint()):
+        pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        _run(pip + [TORCH])
+        _run(pip + ["-e", ".[dev]"])
+        STAMP.write_text(_fingerprint())
+    build_frontend()
 
 
 def main(argv: list[str]) -> int:
@@ -56,6 +95,8 @@ def main(argv: list[str]) -> int:
         print("jobs:", ", ".join(jobs))
         return 2
     setup()
+    if argv[1] == "test":
+        ensure_browser()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         _run(jobs[argv[1]] + argv[2:], env=env)

@@ -12,13 +12,13 @@ def test_canvas_info_validate_render_on_the_bundled_example(tmp_path):
     path = str(example_path())
     res = runner.invoke(app, ["canvas", "info", path])
     assert res.exit_code == 0, res.output
-    assert "ann" in res.output and "condition tokens" in res.output
+    assert "p1" in res.output and "🔒" in res.output and "condition tokens" in res.output
     res = runner.invoke(app, ["canvas", "validate", path])
     assert res.exit_code == 0 and "OK" in res.output
     res = runner.invoke(app, ["canvas", "render", path, "--out", str(tmp_path), "--layers"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "collage.png").exists() and (tmp_path / "preview.png").exists()
-    assert (tmp_path / "layers" / "ann.png").exists()
+    assert (tmp_path / "layers" / "p1.png").exists()
 
 
 def test_bad_project_gives_error_and_exit_code(tmp_path):

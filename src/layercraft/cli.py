@@ -9,15 +9,23 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from .app.cli import app as studio_app
 from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
 from .conditioning import POSITION_SCHEMES, token_report
+from .eval.cli import app as eval_app
 from .examples import example_path
+from .pipelines.cli import app as generate_app
+from .world.cli import app as world_app
 
 app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized image generation.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas project files.", no_args_is_help=True)
 app.add_typer(canvas_app, name="canvas")
+app.add_typer(world_app, name="world")
+app.add_typer(studio_app)
+app.add_typer(generate_app)
+app.add_typer(eval_app, name="eval")
 console = Console(soft_wrap=True)
 
 SCHEMES = sorted(POSITION_SCHEMES) + ["kontext_collage"]
@@ -100,6 +108,19 @@ def canvas_render(
     for name, img in images.items():
         save_image_atomic(img, out / name)
     console.print(f"wrote {out / 'collage.png'} and {out / 'preview.png'}")
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="Training config (YAML); see layercraft.training.TrainConfig."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. max_steps=100"),
+) -> None:
+    """Train one stage; resumes from the newest checkpoint in its output folder.
+
+    Several processes: `accelerate launch --multi_gpu --num_processes N -m layercraft.training CONFIG`."""
+    from .training.__main__ import main as train_main
+
+    raise typer.Exit(train_main([str(config), *(overrides or [])]))
 
 
 @app.command()

@@ -6,12 +6,14 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-from .canvas import Canvas, Layer, Placement
-from .canvas.builders import background_layer
+from .canvas import Canvas
+from .training.recipes import canvas_prompt
+from .world.export import locking_aware_canvas
+from .world.layout import scene
 
 EXAMPLES = {"four-friends": "four-friends.lcp"}
+SCENE = 90000024  # a held-out (test split) scene: a beach at sunset
 
 
 def example_path(name: str = "four-friends") -> Path:
@@ -20,42 +22,14 @@ def example_path(name: str = "four-friends") -> Path:
     return Path(str(resources.files("layercraft") / "assets" / "examples" / EXAMPLES[name]))
 
 
-def _figure(shirt: tuple[int, int, int], skin: tuple[int, int, int], hair: tuple[int, int, int]) -> Image.Image:
-    """A simple standing figure on a transparent 48×96 layer (drawn at 4× and downsampled)."""
-    s = 4
-    img = Image.new("RGBA", (48 * s, 96 * s), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
-    d.rounded_rectangle((10 * s, 30 * s, 38 * s, 64 * s), radius=6 * s, fill=(*shirt, 255))
-    d.rectangle((14 * s, 62 * s, 22 * s, 94 * s), fill=(40, 40, 70, 255))
-    d.rectangle((26 * s, 62 * s, 34 * s, 94 * s), fill=(40, 40, 70, 255))
-    d.ellipse((13 * s, 6 * s, 35 * s, 30 * s), fill=(*skin, 255))
-    d.chord((12 * s, 3 * s, 36 * s, 24 * s), 180, 360, fill=(*hair, 255))
-    for ex in (19, 27):
-        d.ellipse(((ex - 1) * s, 16 * s, (ex + 1) * s, 18 * s), fill=(20, 20, 20, 255))
-    return img.resize((48, 96), Image.Resampling.LANCZOS)
-
-
-def _beach(width: int, height: int) -> Image.Image:
-    y = np.linspace(0, 1, height)[:, None, None]
-    sky = np.array([120, 180, 235]) * (1 - y) + np.array([200, 225, 245]) * y
-    arr = np.repeat(sky, width, axis=1)
-    arr[int(height * 0.6):] = [225, 205, 150]
-    arr[int(height * 0.5):int(height * 0.6)] = [40, 110, 170]
-    return Image.fromarray(arr.astype(np.uint8), "RGB")
-
-
 def four_friends() -> Canvas:
-    """128×128: a locked beach background, one locked person, three unlocked ones, two overlapping."""
-    people = [  # id, shirt colour name and rgb, skin, hair, x, y, locked
-        ("ann", "red", (220, 60, 60), (240, 200, 170), (90, 50, 20), 6, 30, True),
-        ("ben", "blue", (60, 140, 220), (190, 140, 100), (20, 20, 20), 34, 26, False),
-        ("cleo", "yellow", (250, 200, 40), (150, 100, 70), (200, 120, 40), 62, 32, False),
-        ("dev", "green", (70, 170, 90), (230, 180, 150), (60, 60, 60), 84, 28, False),
-    ]
-    layers = [
-        Layer(id=lid, name=lid.title(), image=_figure(shirt, skin, hair), placement=Placement(x=x, y=y),
-              locked=locked, descriptor=f"a person in a {colour} shirt")
-        for lid, colour, shirt, skin, hair, x, y, locked in people
-    ]
-    return Canvas(width=128, height=128, layers=layers, background=background_layer(_beach(128, 128), 128, 128),
-                  prompt="four friends standing on a sunny beach, smiling")
+    """128×128, four held-out people from the studio world (identities never seen in training):
+    one locked as the target image shows them, three unlocked from another image of their scene,
+    and no background layer — the prompt asks for the beach at sunset."""
+    rng = np.random.default_rng(0)
+    canvas, target = locking_aware_canvas(scene(SCENE, n_people=4), 0, [1], 1, width=128, height=128,
+                                          with_background=False)
+    canvas.prompt = canvas_prompt(target.meta, rng)
+    for layer, person in zip(canvas.layers, target.meta["people"], strict=True):
+        layer.name = f"identity {person['identity']}"
+    return canvas

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import noise_image, solid
 from layercraft.canvas import CanvasError, Category, composite, landmarks_on_canvas, rasterize
 from layercraft.canvas.builders import (
     background_layer,
@@ -12,6 +11,7 @@ from layercraft.canvas.builders import (
     location_canvas_image,
     location_layer,
 )
+from lc_images import noise_image, solid
 
 # ArcFace template landmarks in a 112×112 norm crop
 ARCFACE_112 = np.array([[38.29, 51.70], [73.53, 51.50], [56.03, 71.74], [41.55, 92.37], [70.73, 92.20]])

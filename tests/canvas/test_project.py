@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import noise_image, solid
 from layercraft.canvas import Canvas, CanvasError, ImageError, Layer, Placement, load_image, load_project, save_project
 from layercraft.canvas.builders import background_layer
 from layercraft.canvas.project import MIGRATIONS
 from layercraft.cli import app
+from lc_images import noise_image, solid
 
 
 def make_canvas() -> Canvas:

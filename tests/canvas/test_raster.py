@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import noise_image, solid
 from layercraft.canvas import Canvas, Layer, Placement, composite, landmarks_on_canvas, preview, rasterize
 from layercraft.canvas.raster import rasterize_layer, visible_masks
+from lc_images import noise_image, solid
 
 
 def test_integer_translation_is_pixel_exact():

@@ -1,7 +1,7 @@
 import pytest
 
-from conftest import solid
 from layercraft.canvas import Canvas, CanvasError, Layer, Placement, fit_size, save_project, validate_canvas
+from lc_images import solid
 
 
 def test_size_policy_error_or_explicit_round():

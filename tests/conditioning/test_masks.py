@@ -31,10 +31,10 @@ def test_mask_patterns_for_1_to_4_segments(k):
     assert iso == expect  # eq. 19: star topology centred on text + noisy
 
     cache = blocks(joint_attention_mask(3, 4, seg, "cacheable")[0, 0], sizes)
-    assert cache == [[1, 0] + [1] * k, [1] * n] + [[0, 0] + [1] * k for _ in range(k)]
+    assert cache == [[1] * n, [1] * n] + [[0, 0] + [1] * k for _ in range(k)]
 
     both = blocks(joint_attention_mask(3, 4, seg, "isolated_cacheable")[0, 0], sizes)
-    assert both == [[1, 0] + [1] * k, [1] * n] + [[0, 0] + [int(i == j) for j in range(k)] for i in range(k)]
+    assert both == [[1] * n, [1] * n] + [[0, 0] + [int(i == j) for j in range(k)] for i in range(k)]
 
 
 def test_unknown_mode():

@@ -3,9 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import solid
 from layercraft.canvas import Canvas, Layer, Placement
 from layercraft.conditioning import keep_mask, pack, plan_segments, prune, token_report, unpack
+from lc_images import solid
 
 
 def rect_alpha(h, w, y0, y1, x0, x1):

@@ -83,3 +83,10 @@ def test_sigkill_then_resume_continues_the_same_loss_sequence(tmp_path):
     a = load_file(str(tmp_path / "ref" / "final" / "diffusion_pytorch_model.safetensors"))
     b = load_file(str(run / "final" / "diffusion_pytorch_model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # EMA weights match too
+
+
+def test_warmup_ramps_the_learning_rate(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    train(cfg(tmp_path / "run", max_steps=4, warmup_steps=4, lr=1e-3))
+    lrs = [r["lr"] for r in read_log(tmp_path / "run")]
+    assert lrs == sorted(lrs) and lrs[0] < 1e-3 and abs(lrs[-1] - 1e-3) < 1e-9

@@ -129,14 +129,15 @@ class ConditionBatch:
     def collate(cls, samples: list[ConditionSample]) -> ConditionBatch:
         b = len(samples)
         m = max((s.tokens.shape[0] for s in samples), default=0)
-        d = samples[0].tokens.shape[-1]
+        d = max(s.tokens.shape[-1] for s in samples)  # an empty canvas contributes (0, 0) tokens
         tokens = torch.zeros(b, m, d, dtype=samples[0].tokens.dtype)
         ids = torch.zeros(b, m, 3)
         segment = torch.full((b, m), -1, dtype=torch.long)
         valid = torch.zeros(b, m, dtype=torch.bool)
         for i, s in enumerate(samples):
             n = s.tokens.shape[0]
-            tokens[i, :n], ids[i, :n], segment[i, :n], valid[i, :n] = s.tokens, s.ids, s.segment, True
+            if n:  # an empty canvas (condition dropout) has nothing to copy
+                tokens[i, :n], ids[i, :n], segment[i, :n], valid[i, :n] = s.tokens, s.ids, s.segment, True
         return cls(tokens, ids, segment, valid, [s.lengths for s in samples],
                    [s.locked for s in samples], [s.category for s in samples])
 

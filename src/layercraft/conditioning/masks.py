@@ -7,10 +7,13 @@ Modes (`MASK_MODES`):
 - `full`: every token sees every token (LayerComposer, Kontext, One-for-All).
 - `isolated`: AnyPhoto's identity-isolated star topology (eq. 19): text and noisy tokens see all;
   segment i sees text, noisy and itself, never segment j ≠ i.
-- `cacheable`: condition tokens see only condition tokens, and text never sees noisy tokens.
-  Condition keys/values then depend on nothing that changes across denoising steps (with a fixed,
-  timestep-free modulation for condition tokens), so they can be computed once and cached. Text
-  is left out of what conditions see because text states are timestep-modulated in FLUX blocks.
+- `cacheable`: condition tokens see only condition tokens. Their keys/values then depend on nothing
+  that changes across denoising steps (with a fixed, timestep-free modulation for condition
+  tokens), so they are computed once and cached. Text is left out of what conditions see because
+  text states are timestep-modulated in FLUX blocks. Text and noisy tokens still see everything:
+  their keys/values are recomputed every step anyway, so blocking text → noisy (as the issue first
+  sketched) buys no exactness, and leaving it open lets every cached step run without a mask, on
+  SDPA's fused kernel.
 - `isolated_cacheable`: both: segment i sees only itself.
 """
 
@@ -29,11 +32,8 @@ def joint_attention_mask(n_text: int, n_noisy: int, segment_lengths: list[int], 
     n_cond = sum(segment_lengths)
     s = n_text + n_noisy + n_cond
     m = torch.ones(s, s, dtype=torch.bool)
-    text = slice(0, n_text)
-    noisy = slice(n_text, n_text + n_noisy)
     cond = slice(n_text + n_noisy, s)
     if cache:
-        m[text, noisy] = False
         m[cond, : n_text + n_noisy] = False
     if isolate:
         m[cond, cond] = False

@@ -47,6 +47,8 @@ def register_task(name: str) -> Callable:
 
 
 def build_task(cfg: TrainConfig) -> Task:
+    from . import tasks  # noqa: F401  (registers the built-in stages)
+
     if cfg.task in TASKS:
         return TASKS[cfg.task](cfg)
     if ":" in cfg.task:

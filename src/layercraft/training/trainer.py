@@ -79,7 +79,8 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
         model.enable_gradient_checkpointing()
     params = [p for p in task.trainable_parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = get_scheduler(cfg.lr_schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
+    schedule = "constant_with_warmup" if cfg.lr_schedule == "constant" and cfg.warmup_steps else cfg.lr_schedule
+    scheduler = get_scheduler(schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
                               num_training_steps=cfg.max_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     ema = EMAModel(params, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None

@@ -38,6 +38,9 @@ class _Plate:
         return tuple(int(min(255, v * g)) for v, g in zip(c, self.gain, strict=True))  # type: ignore[return-value]
 
     def u(self, lo: float, hi: float) -> float:
+        """Uniform in [lo, hi]; on tiny canvases fixed pixel margins can cross, then the midpoint."""
+        if hi < lo:
+            return (lo + hi) / 2
         return float(self.rng.uniform(lo, hi))
 
     def gradient(self, y0: int, y1: int, top: RGB, bottom: RGB) -> None:

@@ -1,0 +1,39 @@
+"""`layercraft studio`: serve the layered-canvas editor on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .config import StudioConfig, default_data_dir
+from .model import pipeline_loader
+
+app = typer.Typer(help="The layered-canvas editor in the browser.", no_args_is_help=False,
+                  pretty_exceptions_enable=False)
+
+
+@app.command("studio")
+def studio(
+    model: Path = typer.Option(..., "--model", help="Folder of a LayeredCanvasPipeline (diffusers layout)."),
+    port: int = typer.Option(8765, "--port", help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default serves this machine only."),
+    device: str = typer.Option("auto", "--device", help="torch device for the model: auto, cpu, cuda, cuda:1 ..."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where projects are autosaved [~/.layercraft/studio]."),
+    queue_size: int = typer.Option(4, "--queue-size", min=1, help="Jobs that may wait behind the running one."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds one generation may run."),
+) -> None:
+    """Serve layercraft studio; the model loads on the first generation."""
+    import uvicorn
+
+    from .jobs import GenerationService
+    from .server import create_app
+
+    if not model.exists():
+        typer.echo(f"error: model folder not found: {model}", err=True)
+        raise typer.Exit(1)
+    service = GenerationService(pipeline_loader(model, device), queue_size=queue_size, timeout_s=timeout,
+                                model_name=model.name)
+    config = StudioConfig(data_dir=data_dir or default_data_dir())
+    typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")
+    uvicorn.run(create_app(config, service), host=host, port=port, log_level="warning")

@@ -1,0 +1,23 @@
+"""Server limits and locations, set once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMES = ("layercomposer", "anyphoto", "one_for_all", "kontext_collage")
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".layercraft" / "studio"
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    data_dir: Path
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_project_bytes: int = 64 * 1024 * 1024
+    max_image_pixels: int = 4096 * 4096
+    stride: int = 16  # canvas sides must be multiples of this (VAE factor × patch size)
+    max_history: int = 50
+    autosave_delay_s: float = 0.3

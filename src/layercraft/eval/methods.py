@@ -1,0 +1,105 @@
+"""Methods: what turns a case into an image — the model under test and the reference rows.
+
+Reference rows of every table (issue 6):
+- `ground_truth`  — the target image itself (upper bound on identity, layout and attributes);
+- `collage`       — the canvas layers pasted over the background (copy-paste bound: CP = +1);
+- `base_t2i`      — the same pipeline and prompt with an empty canvas (floor: no canvas control);
+- `kontext_collage` — the collage as one FLUX.1 Kontext-style reference image.
+Model rows are a scheme plus pipeline switches; ablation rows differ from them in one switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..canvas import Canvas, composite
+from .cases import Case
+
+Generate = Callable[[Case], Image.Image]  # case → image (the case fixes the seed)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str  # "ground_truth" | "collage" | "base_t2i" | "pipeline"
+    scheme: str = "layercomposer"
+    switches: dict = field(default_factory=dict)  # pipeline keyword switches (prune, isolation, modulation, …)
+    unlock_all: bool = False  # drop every lock flag (LayerComposer locked-vs-unlocked ablation)
+
+
+METHODS = {m.name: m for m in [
+    Method("ground_truth", "ground_truth"),
+    Method("collage", "collage"),
+    Method("base_t2i", "base_t2i"),
+    Method("kontext_collage", "pipeline", "kontext_collage"),
+    Method("layercomposer", "pipeline", "layercomposer"),
+    Method("layercomposer-unpruned", "pipeline", "layercomposer", {"prune": False}),
+    Method("layercomposer-unlocked", "pipeline", "layercomposer", unlock_all=True),
+    Method("anyphoto", "pipeline", "anyphoto", {"isolation": True}),
+    Method("anyphoto-all-visible", "pipeline", "anyphoto", {"isolation": False}),
+    Method("anyphoto-modulation", "pipeline", "anyphoto", {"isolation": True, "modulation": True}),
+    Method("one_for_all", "pipeline", "one_for_all"),
+    Method("one_for_all-ccpa-dam", "pipeline", "one_for_all", {"ccpa": True, "dam": True}),
+]}
+REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
+DEFAULT_METHOD = "layercomposer"
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def canvas_for(method: Method, case: Case) -> Canvas:
+    """The canvas a method sees: unchanged, unlocked, or empty (base text-to-image)."""
+    if method.kind == "base_t2i":
+        return Canvas(width=case.canvas.width, height=case.canvas.height, prompt=case.prompt)
+    if method.unlock_all:
+        c = case.canvas.model_copy(deep=True)
+        for layer in c.all_layers():
+            layer.locked = False
+        return c
+    return case.canvas
+
+
+def identity_embeds(case: Case, canvas: Canvas, backend) -> dict[str, torch.Tensor]:
+    """AnyPhoto modulation input: layer id → the subject reference's identity embedding (D,)."""
+    refs, boxes = case.references()
+    emb = [backend.embed(im, b[None])[0] for im, b in zip(refs, boxes, strict=True)]
+    return {sid: torch.as_tensor(np.asarray(e), dtype=torch.float32)
+            for sid, e in zip(case.subjects, emb, strict=True) if any(la.id == sid for la in canvas.layers)}
+
+
+def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float = 3.5, identity=None,
+                  seed_offset: int = 0) -> Generate:
+    """A `Generate` for `method`; pipeline methods need `pipe` (a LayeredCanvasPipeline)."""
+    if method.kind == "ground_truth":
+        def gt(case: Case) -> Image.Image:
+            if case.target is None:
+                raise ValueError(f"case {case.key} has no ground truth")
+            return Image.fromarray(case.target)
+        return gt
+    if method.kind == "collage":
+        return lambda case: composite(case.canvas)
+    if pipe is None:
+        raise ValueError(f"method {method.name!r} needs a pipeline")
+    scheme = "layercomposer" if method.kind == "base_t2i" else method.scheme
+
+    def run(case: Case) -> Image.Image:
+        canvas = canvas_for(method, case)
+        kw = dict(method.switches)
+        if kw.get("modulation"):
+            if identity is None:
+                raise ValueError(f"method {method.name!r} needs an identity backend for modulation")
+            kw["identity_embeds"] = [identity_embeds(case, canvas, identity)]
+        g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
+        out = pipe(prompt=case.prompt, canvas=canvas, scheme=scheme, num_inference_steps=steps,
+                   guidance_scale=guidance, generator=g, output_type="pil", **kw)
+        return out.images[0]
+    return run

@@ -1,0 +1,115 @@
+"""The HTML report of a run: summary tables per suite, the ablation table, plots and image grids.
+
+`write_report(run_dir, out_dir)` reads the run's records, writes `summary.csv`, `index.html`,
+`quality_vs_subjects.png`, `cost_vs_subjects.png` and thumbnails under `out_dir/images/` — a
+self-contained folder (relative links), e.g. docs/eval/.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PIL import Image
+
+from .ablations import ablation_rows
+from .methods import REFERENCE_ROWS
+from .plots import plot_vs_subjects
+from .records import load_records
+from .summary import COLUMNS, summarize, write_csv
+
+TABLE_COLUMNS = [c for c in COLUMNS if c not in ("method", "suite")]
+QUALITY = ["sim_gt", "cp", "iou", "fid"]
+COST = ["tokens", "seconds", "peak_mb"]
+THUMB = 160
+
+
+def _fmt(v) -> str:
+    if v is None or v == "":
+        return "—"
+    return f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _order(methods: list[str]) -> list[str]:
+    """Reference rows first, in their fixed order, then the rest as they come."""
+    return [m for m in REFERENCE_ROWS if m in methods] + [m for m in methods if m not in REFERENCE_ROWS]
+
+
+def _thumb(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.open(src).convert("RGB")
+    im.thumbnail((THUMB, THUMB))
+    im.save(dst)
+
+
+def _grid(run: Path, out: Path, suite: str, records: list[dict], methods: list[str], max_cases: int) -> str:
+    """Rows = cases; columns = canvas collage | each method's output | ground truth."""
+    cases = sorted({r["case"] for r in records if r["suite"] == suite})[:max_cases]
+    by = {(r["method"], r["case"]): r for r in records if r["suite"] == suite}
+    cols = ["canvas collage", *[m for m in methods if m != "ground_truth"], "ground truth"]
+    rows = []
+    for c in cases:
+        cells = []
+        srcs = [run / "cases" / suite / c / "collage.png"]
+        srcs += [run / by[(m, c)]["image"] if (m, c) in by else None for m in cols[1:-1]]
+        srcs.append(run / "cases" / suite / c / "gt.png")
+        for name, src in zip(cols, srcs, strict=True):
+            if src is None or not src.exists():
+                cells.append("<td>—</td>")
+                continue
+            rel = Path("images") / suite / c / f"{name.replace(' ', '_')}.png"
+            _thumb(src, out / rel)
+            cells.append(f'<td><img src="{rel.as_posix()}" alt="{html.escape(name)}"></td>')
+        rows.append(f"<tr><th>{html.escape(c)}</th>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["case", *cols])
+    return f'<table class="grid"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+CSS = """body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0;
+font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}
+.grid td{padding:1px}img{display:block}h2{margin-top:2em}"""
+
+
+def write_report(run: str | Path, out: str | Path, title: str = "layercraft evaluation", max_cases: int = 4) -> Path:
+    run, out = Path(run), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = load_records(run)
+    if not records:
+        raise ValueError(f"no records under {run}")
+    summary = summarize(records)
+    write_csv(summary, out / "summary.csv")
+    suites = list(dict.fromkeys(r["suite"] for r in summary))
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>{len(records)} generated images; models: "
+             f"{html.escape(', '.join(sorted({str(r.get('model')) for r in records if r.get('model')})) or '—')}. "
+             "Reference rows: ground truth (upper bound), collage (pasted reference: copy-paste bound), "
+             "base_t2i (no canvas: floor), kontext_collage. Metric definitions: "
+             "<code>src/layercraft/eval/</code>, one module per family.</p>"]
+    for fname, metrics, t in (("quality_vs_subjects.png", QUALITY, "quality vs number of subjects"),
+                              ("cost_vs_subjects.png", COST, "cost vs number of subjects")):
+        if plot_vs_subjects(summary, metrics, out / fname, t):
+            parts.append(f'<img src="{fname}" alt="{t}">')
+    parts.append("<h2>Ablations</h2>")
+    ab = ablation_rows(summary)
+    parts.append(_table(["paper", "claim", "suite", "method", "role", "metrics"],
+                        [[a["paper"], a["claim"], a["suite"], a["method"], a["role"],
+                          "; ".join(f"{k}={_fmt(v)}" for k, v in a["metrics"].items()) if a["ran"] else "not run"]
+                         for a in ab]))
+    for suite in suites:
+        rows = [r for r in summary if r["suite"] == suite]
+        methods = _order([r["method"] for r in rows])
+        by = {r["method"]: r for r in rows}
+        cols = [c for c in TABLE_COLUMNS if any(by[m].get(c) is not None for m in methods)]
+        parts.append(f"<h2>Suite {html.escape(suite)}</h2>")
+        parts.append(_table(["method", *cols], [[m, *[by[m].get(c) for c in cols]] for m in methods]))
+        parts.append(_grid(run, out, suite, records, methods, max_cases))
+    page = f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>' \
+           f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+    (out / "index.html").write_text(page)
+    return out / "index.html"

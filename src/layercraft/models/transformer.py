@@ -1,0 +1,215 @@
+"""LayercraftFluxTransformer: FLUX.1 / Kontext transformer that loads stock weights unchanged.
+
+The image stream is [noisy (L); condition tokens (M)], exactly where Kontext puts its context
+latents, and the joint attention sequence is [text (T); noisy; conditions] — the order of
+`layercraft.conditioning` masks. Everything new is off by default:
+
+- `conditioning.attention_mask`: boolean joint mask (B|1, 1, S, S), reaching attention through
+  `LayercraftAttnProcessor`;
+- per-sample position ids: `img_ids` / `txt_ids` may be (B, N, 3); rotary tables are then per sample;
+- per-segment modulation: condition tokens use c + IdentityProjector(e_k) (AnyPhoto) and/or a
+  timestep-free base vector (cache mode) instead of c;
+- DAM temperature generators (config `dam_hidden_dim > 0`, switched on per call with `dam=True`);
+- a condition KV cache (`conditioning.kv_cache`): the first call writes condition keys/values, later
+  calls pass only the noisy latents and reuse them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as nn
+from diffusers.configuration_utils import register_to_config
+from diffusers.models.modeling_outputs import Transformer2DModelOutput
+from diffusers.models.transformers.transformer_flux import FluxTransformer2DModel
+from diffusers.utils import apply_lora_scale
+
+from .attention import ConditionKVCache, LayercraftAttnProcessor, TemperatureGenerator
+from .blocks import LayercraftSingleTransformerBlock, LayercraftTransformerBlock
+from .modulation import IdentityProjector, TokenModulation
+
+
+@dataclass
+class JointConditioning:
+    """What the transformer needs to know about the condition tokens at the end of the image stream."""
+
+    segment: torch.Tensor  # (B, M) long, segment index of each condition token, -1 on padding
+    attention_mask: torch.Tensor | None = None  # (B|1, 1, T + L + M, T + L + M) bool, True = may attend
+    identity_embeds: torch.Tensor | None = None  # (B, K, E) one identity embedding per segment
+    identity_valid: torch.Tensor | None = None  # (B, K) bool, segments that have an identity
+    timestep_free: bool = False  # condition tokens use c at t = 0 instead of the step's c
+    dam: bool = False  # apply the DAM temperature generators
+    kv_cache: ConditionKVCache | None = None
+
+    @property
+    def n_cond(self) -> int:
+        return self.segment.shape[1]
+
+
+def rotary_tables(pos_embed: nn.Module, txt_ids: torch.Tensor, img_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(cos, sin) shared (S, Dh) when both id tables are 2-D, else per sample (B, S, Dh)."""
+    if txt_ids.ndim == 2 and img_ids.ndim == 2:
+        return pos_embed(torch.cat([txt_ids, img_ids], dim=0))
+    b = txt_ids.shape[0] if txt_ids.ndim == 3 else img_ids.shape[0]
+    txt = txt_ids if txt_ids.ndim == 3 else txt_ids.expand(b, -1, -1)
+    img = img_ids if img_ids.ndim == 3 else img_ids.expand(b, -1, -1)
+    ids = torch.cat([txt, img], dim=1)  # (B, S, 3)
+    cos, sin = pos_embed(ids.reshape(-1, 3))
+    return cos.view(b, ids.shape[1], -1), sin.view(b, ids.shape[1], -1)
+
+
+class LayercraftFluxTransformer(FluxTransformer2DModel):
+    _no_split_modules = ["LayercraftTransformerBlock", "LayercraftSingleTransformerBlock"]
+    _repeated_blocks = ["LayercraftTransformerBlock", "LayercraftSingleTransformerBlock"]
+
+    @register_to_config
+    def __init__(
+        self,
+        patch_size: int = 1,
+        in_channels: int = 64,
+        out_channels: int | None = None,
+        num_layers: int = 19,
+        num_single_layers: int = 38,
+        attention_head_dim: int = 128,
+        num_attention_heads: int = 24,
+        joint_attention_dim: int = 4096,
+        pooled_projection_dim: int = 768,
+        guidance_embeds: bool = False,
+        axes_dims_rope: tuple[int, int, int] = (16, 56, 56),
+        identity_embed_dim: int = 0,
+        dam_hidden_dim: int = 0,
+        dam_t_min: float = 0.01,
+    ):
+        super().__init__(patch_size=patch_size, in_channels=in_channels, out_channels=out_channels,
+                         num_layers=num_layers, num_single_layers=num_single_layers,
+                         attention_head_dim=attention_head_dim, num_attention_heads=num_attention_heads,
+                         joint_attention_dim=joint_attention_dim, pooled_projection_dim=pooled_projection_dim,
+                         guidance_embeds=guidance_embeds, axes_dims_rope=axes_dims_rope)
+        dim, heads = self.inner_dim, num_attention_heads
+        self.transformer_blocks = nn.ModuleList(
+            [LayercraftTransformerBlock(dim, heads, attention_head_dim) for _ in range(num_layers)])
+        self.single_transformer_blocks = nn.ModuleList(
+            [LayercraftSingleTransformerBlock(dim, heads, attention_head_dim) for _ in range(num_single_layers)])
+        for block in (*self.transformer_blocks, *self.single_transformer_blocks):
+            block.attn.set_processor(LayercraftAttnProcessor())
+            if dam_hidden_dim > 0:
+                block.attn.temperature = TemperatureGenerator(dim, heads, dam_hidden_dim, dam_t_min)
+        self.identity_projector = IdentityProjector(identity_embed_dim, dim) if identity_embed_dim > 0 else None
+
+    @classmethod
+    def from_stock(cls, stock: FluxTransformer2DModel, **extensions: Any) -> LayercraftFluxTransformer:
+        """Ours with the stock model's config and weights; `extensions` sets the new config fields.
+
+        Only the new modules may be missing from the stock state dict; anything else is an error.
+        """
+        model = cls(**{**{k: v for k, v in stock.config.items() if not k.startswith("_")}, **extensions})
+        missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
+        new = [k for k in missing if not (k.startswith("identity_projector.") or ".attn.temperature." in k)]
+        if new or unexpected:
+            raise ValueError(f"stock state dict does not fit: missing {new}, unexpected {unexpected}")
+        return model if model.dtype == stock.dtype else model.to(stock.dtype)
+
+    def _token_modulation(self, temb: torch.Tensor, pooled: torch.Tensor, guidance: torch.Tensor | None,
+                          cond: JointConditioning, n_noisy: int) -> TokenModulation | None:
+        if not cond.timestep_free and cond.identity_embeds is None:
+            return None
+        b = temb.shape[0]
+        base = temb
+        if cond.timestep_free:
+            t0 = torch.zeros(b, dtype=temb.dtype, device=temb.device)
+            base = self.time_text_embed(t0, pooled) if guidance is None else self.time_text_embed(t0, guidance, pooled)
+        k = int(cond.segment.max().item()) + 1 if cond.segment.numel() else 0
+        vectors = base[:, None].expand(b, k, -1)  # (B, K, D)
+        if cond.identity_embeds is not None:
+            if self.identity_projector is None:
+                raise ValueError("identity_embeds given but the model has no identity projector "
+                                 "(config identity_embed_dim = 0)")
+            offset = self.identity_projector(cond.identity_embeds.to(temb.dtype))  # (B, K', D)
+            if cond.identity_valid is not None:
+                offset = offset * cond.identity_valid[..., None].to(offset.dtype)
+            vectors = vectors + offset[:, :k]
+        vectors = torch.cat([temb[:, None], vectors], dim=1)  # (B, 1 + K, D)
+        seg = cond.segment.to(temb.device)
+        index = torch.cat([torch.zeros(b, n_noisy, dtype=torch.long, device=temb.device),
+                           torch.where(seg >= 0, seg + 1, 0)], dim=1)  # (B, L + M)
+        return TokenModulation(vectors, index)
+
+    @apply_lora_scale("joint_attention_kwargs")
+    def forward(
+        self,
+        hidden_states: torch.Tensor,  # (B, L + M, C) packed [noisy; conditions]; (B, L, C) when reading a cache
+        encoder_hidden_states: torch.Tensor = None,  # (B, T, joint_attention_dim)
+        pooled_projections: torch.Tensor = None,  # (B, pooled_projection_dim)
+        timestep: torch.Tensor = None,  # (B,) in [0, 1]
+        img_ids: torch.Tensor = None,  # (L + M, 3) or (B, L + M, 3); (·, L, 3) when reading a cache
+        txt_ids: torch.Tensor = None,  # (T, 3) or (B, T, 3)
+        guidance: torch.Tensor = None,  # (B,)
+        joint_attention_kwargs: dict[str, Any] | None = None,
+        return_dict: bool = True,
+        conditioning: JointConditioning | None = None,
+    ) -> torch.Tensor | Transformer2DModelOutput:
+        cond = conditioning
+        cache = cond.kv_cache if cond is not None else None
+        reading = cache is not None and cache.filled
+        if cache is not None and not cache.filled:
+            self._check_cacheable(cond)
+            cache.n_cond = cond.n_cond
+        n_noisy = hidden_states.shape[1] - (0 if cond is None or reading else cond.n_cond)
+
+        hidden_states = self.x_embedder(hidden_states)  # (B, N, D)
+        timestep = timestep.to(hidden_states.dtype) * 1000
+        if guidance is not None:
+            guidance = guidance.to(hidden_states.dtype) * 1000
+        temb = (self.time_text_embed(timestep, pooled_projections) if guidance is None
+                else self.time_text_embed(timestep, guidance, pooled_projections))  # (B, D)
+        encoder_hidden_states = self.context_embedder(encoder_hidden_states)  # (B, T, D)
+        image_rotary_emb = rotary_tables(self.pos_embed, txt_ids, img_ids)
+
+        token_mod = None
+        attn_kwargs = dict(joint_attention_kwargs or {})
+        if cond is not None:
+            if not reading:
+                token_mod = self._token_modulation(temb, pooled_projections, guidance, cond, n_noisy)
+            if cond.attention_mask is not None:
+                attn_kwargs["attention_mask"] = cond.attention_mask.to(hidden_states.device)
+            if cond.dam:
+                if self.config.dam_hidden_dim <= 0:
+                    raise ValueError("dam=True but the model has no temperature generators (config dam_hidden_dim = 0)")
+                attn_kwargs["dam"] = True
+
+        blocks = [("double", i, b) for i, b in enumerate(self.transformer_blocks)]
+        blocks += [("single", i, b) for i, b in enumerate(self.single_transformer_blocks)]
+        for kind, i, block in blocks:
+            kwargs = attn_kwargs if cache is None else {**attn_kwargs, "kv_cache": cache.view(f"{kind}.{i}")}
+            if torch.is_grad_enabled() and self.gradient_checkpointing:
+                encoder_hidden_states, hidden_states = self._gradient_checkpointing_func(
+                    block, hidden_states, encoder_hidden_states, temb, image_rotary_emb, kwargs, token_mod)
+            else:
+                encoder_hidden_states, hidden_states = block(
+                    hidden_states=hidden_states, encoder_hidden_states=encoder_hidden_states, temb=temb,
+                    image_rotary_emb=image_rotary_emb, joint_attention_kwargs=kwargs, token_mod=token_mod)
+        if cache is not None:
+            cache.filled = True
+
+        hidden_states = self.norm_out(hidden_states, temb)
+        output = self.proj_out(hidden_states)  # (B, N, patch² · out_channels)
+        if not return_dict:
+            return (output,)
+        return Transformer2DModelOutput(sample=output)
+
+    @staticmethod
+    def _check_cacheable(cond: JointConditioning) -> None:
+        """Refuse to write a cache whose condition keys/values would depend on the step."""
+        if not cond.timestep_free:
+            raise ValueError("a condition KV cache needs timestep_free=True (condition modulation fixed across steps)")
+        m = cond.attention_mask
+        if m is None:
+            raise ValueError("a condition KV cache needs a 'cacheable' attention mask; got none (full attention)")
+        n = cond.n_cond
+        s = m.shape[-1]
+        cond_rows = m[:, :, s - n :, : s - n]
+        if cond_rows.any():
+            raise ValueError("a condition KV cache needs condition tokens that see only condition tokens "
+                             "(mask mode 'cacheable' or 'isolated_cacheable')")

@@ -1,0 +1,220 @@
+"""LayoutRetouchFluxPipeline: Layout-and-Retouch (sec. 3.2, Algorithm 1) on the Flux family, from a layered canvas.
+
+Stage 1, step-blended denoising: the vanilla model with the class prompt y_p for the first λ1 steps, the
+personalized model (LoRA enabled, or `personalized_transformer`) with the special-token prompt y_r after.
+Stage 2, retouch: flow-ODE inversion of the layout latent and of the reference (the subject layer's own image),
+then [reference; layout; target] denoised as one batch by the personalized model with the attention swap of
+`FluxAttentionSwap` (layout Q/K/V for the first λ2 steps, reference image K/V after) and adaptive mask blending;
+the cross-attention mask M^C is the probed image→text attention of the class token on the layout path.
+The canvas conditions every call as in `LayeredCanvasPipeline` (`scheme`, `switches`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+
+from ...canvas.types import Canvas
+from ...conditioning import pack
+from ...models.flux_ext import FluxAttentionSwap, TextAttentionProbe
+from ...models.unet.inversion import flow_invert
+from ..inputs import DenoiserInputs, Switches, prepare_inputs
+from ..layered_canvas import LayeredCanvasPipeline
+from ..lcp.flux_common import decode, euler_step, flow_sigmas, image_latents, sequence_tokenizer
+from ..lcp.subjects import Subject, canvas_subjects
+from ..lcp.tokens import find_subject_tokens
+from .masks import adaptive_blend_mask, cross_attention_mask
+
+
+class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
+    _optional_components = [*LayeredCanvasPipeline._optional_components, "personalized_transformer"]
+
+    def __init__(self, scheduler: Any, vae: Any, text_encoder: Any, tokenizer: Any, transformer: Any,
+                 text_encoder_2: Any = None, tokenizer_2: Any = None, max_sequence_length: int = 64,
+                 personalized_transformer: Any = None):
+        super().__init__(scheduler, vae, text_encoder, tokenizer, transformer, text_encoder_2, tokenizer_2,
+                         max_sequence_length)
+        self.register_modules(personalized_transformer=personalized_transformer)
+
+    # ---- models --------------------------------------------------------------------------------------------
+    @contextmanager
+    def model(self, inputs: DenoiserInputs, personalized: bool):
+        """`inputs` bound to the vanilla (v_θ) or personalized (v'_θ) transformer."""
+        if self.personalized_transformer is not None:
+            yield dataclasses.replace(inputs, transformer=self.personalized_transformer if personalized
+                                      else self.transformer)
+            return
+        has_lora = bool(getattr(self.transformer, "peft_config", None))
+        if has_lora and not personalized:
+            self.transformer.disable_adapters()
+        try:
+            yield dataclasses.replace(inputs, transformer=self.transformer)
+        finally:
+            if has_lora and not personalized:
+                self.transformer.enable_adapters()
+
+    def inputs(self, prompts: list[str], canvas: Canvas, scheme: str, switches: Switches,
+               guidance_scale: float) -> DenoiserInputs:
+        return prepare_inputs(self, prompts, [canvas] * len(prompts), scheme, switches, None, None, guidance_scale)
+
+    # ---- stage 1 -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step_blended(self, class_prompt: str, prompt: str, canvas: Canvas, noise: torch.Tensor,
+                     num_inference_steps: int, blend_steps: int, scheme: str = "layercomposer",
+                     switches: Switches | None = None, guidance_scale: float = 3.5) -> torch.Tensor:
+        """Packed noise (1, L, C·4) → layout latent: v_θ(z, y_p) for the first λ1 = `blend_steps` steps,
+        v'_θ(z, y_r) after."""
+        sw = switches or Switches()
+        y_p, y_r = (self.inputs([p], canvas, scheme, sw, guidance_scale) for p in (class_prompt, prompt))
+        sigmas = flow_sigmas(self, num_inference_steps, y_p.n_noisy)
+        z = noise
+        for i in range(num_inference_steps):
+            vanilla = i < blend_steps
+            with self.model(y_p if vanilla else y_r, personalized=not vanilla) as inp:
+                v = inp.velocity(z, sigmas[i].to(z.dtype), inp.conditioning())
+            z = euler_step(z, v, sigmas[i], sigmas[i + 1])
+        return z
+
+    # ---- stage 2 -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def invert(self, latents: torch.Tensor, prompt: str, canvas: Canvas, num_inference_steps: int,
+               scheme: str = "layercomposer", switches: Switches | None = None,
+               guidance_scale: float = 3.5) -> torch.Tensor:
+        """Flow-ODE inversion of clean packed latents (B, L, C·4) to σ = 1 with the personalized model."""
+        inputs = self.inputs([prompt] * latents.shape[0], canvas, scheme, switches or Switches(), guidance_scale)
+        sigmas = flow_sigmas(self, num_inference_steps, inputs.n_noisy)[:-1]
+        with self.model(inputs, personalized=True) as inp:
+            cond = inp.conditioning()
+            return flow_invert(lambda z, s: inp.velocity(z, s.to(z.dtype), cond), latents, sigmas)[-1]
+
+    @torch.no_grad()
+    def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor, layout_prompt: str,
+                reference_prompt: str, target_prompt: str, canvas: Canvas, num_inference_steps: int, swap_steps: int,
+                mask_fn: Callable[[list[torch.Tensor]], torch.Tensor | None], layout_token_index: torch.Tensor,
+                scheme: str = "layercomposer", switches: Switches | None = None,
+                guidance_scale: float = 3.5) -> torch.Tensor:
+        """Algorithm 1 from clean packed latents (1, L, C·4) → final [reference; layout; target] (3, L, C·4).
+        `mask_fn(layout maps)` turns the probed layout-path maps [(1, L, K)] into the blend mask M (1, L)."""
+        sw = switches or Switches()
+        z_l = self.invert(layout_latents, layout_prompt, canvas, num_inference_steps, scheme, sw, guidance_scale)
+        z_r = self.invert(reference_latents, reference_prompt, canvas, num_inference_steps, scheme, sw,
+                          guidance_scale)
+        inputs = self.inputs([reference_prompt, layout_prompt, target_prompt], canvas, scheme, sw, guidance_scale)
+        t, n = inputs.text.shape[1], inputs.n_noisy
+        swap = FluxAttentionSwap(t, n)
+        probe = TextAttentionProbe(layout_token_index, t, n, batch_rows=slice(1, 2))
+        sigmas = flow_sigmas(self, num_inference_steps, n)
+        z = torch.cat([z_r, z_l, z_l.clone()])  # the target starts from the inverted layout
+        with self.model(inputs, personalized=True) as inp:
+            cond = inp.conditioning()
+            for i in range(num_inference_steps):
+                if i == swap_steps:
+                    swap.mask = mask_fn(probe.maps)
+                swap.early = i < swap_steps
+                kwargs = {"swap": swap, **({"probe": probe} if swap.early else {})}
+                v = inp.velocity(z, sigmas[i].to(z.dtype), cond, joint_attention_kwargs=kwargs)
+                z = euler_step(z, v, sigmas[i], sigmas[i + 1])
+        return z
+
+    def blend_mask(self, maps: list[torch.Tensor], grid: tuple[int, int], size: tuple[int, int],
+                   seg: np.ndarray | None, threshold: float, min_component: int) -> torch.Tensor | None:
+        """Probed maps [(1, L, K)] → averaged M^C at canvas size (W, H) → adaptive blend with M^SAM → M on the
+        token grid (1, L)."""
+        if not maps:
+            return None
+        w, h = size
+        avg = torch.stack(maps).mean(0)[0].mean(-1).reshape(grid).float()  # (h_tok, w_tok)
+        m = adaptive_blend_mask(cross_attention_mask(avg.cpu().numpy(), (h, w), threshold), seg, min_component)
+        tok = F.adaptive_avg_pool2d(torch.from_numpy(m).float()[None, None], grid)  # (1, 1, h_tok, w_tok)
+        return tok.flatten(1).to(self._execution_device)  # (1, L)
+
+    # ---- the call ------------------------------------------------------------------------------------------
+    def __call__(
+        self,
+        prompt: str,
+        canvas: Canvas,
+        class_prompt: str,
+        neutral_prompt: str | None = None,
+        target_prompt: str | None = None,
+        subject_layer: str | None = None,
+        class_words: str | list[int] | None = None,
+        scheme: str = "layercomposer",
+        switches: Switches | None = None,
+        num_inference_steps: int = 28,
+        guidance_scale: float = 3.5,
+        blend_steps: int = 3,
+        swap_steps: int | None = None,
+        layout_image: Image.Image | None = None,
+        segmenter: Callable[[Image.Image], np.ndarray] | None = None,
+        mask_threshold: float = 0.5,
+        min_component: int = 16,
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+        return_layout: bool = False,
+    ) -> ImagePipelineOutput | tuple:
+        """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
+        prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
+        layout image when `return_layout`)."""
+        if not isinstance(canvas, Canvas):
+            raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
+        if not 0 <= blend_steps <= num_inference_steps:
+            raise ValueError(f"blend_steps (λ1) must lie in [0, {num_inference_steps}], got {blend_steps}")
+        swap_steps = num_inference_steps * 2 // 5 if swap_steps is None else swap_steps
+        if not 0 <= swap_steps <= num_inference_steps:
+            raise ValueError(f"swap_steps (λ2) must lie in [0, {num_inference_steps}], got {swap_steps}")
+        sw = switches or Switches()
+        neutral_prompt = neutral_prompt or prompt
+        target_prompt = target_prompt or neutral_prompt
+        subject = self._subject(canvas, subject_layer)
+        size = (canvas.width, canvas.height)
+        grid = (canvas.height // self.stride, canvas.width // self.stride)
+        dev, dtype = self._execution_device, self.transformer.dtype
+
+        if layout_image is None:
+            if latents is None:
+                noise = randn_tensor((1, self.latent_channels, grid[0] * 2, grid[1] * 2), generator=generator,
+                                     device=dev, dtype=dtype)
+                latents = pack(noise[0])[None]
+            z_layout = self.step_blended(class_prompt, prompt, canvas, latents.to(dev, dtype), num_inference_steps,
+                                         blend_steps, scheme, sw, guidance_scale)
+        else:
+            z_layout = image_latents(self, [layout_image], size)
+        z_ref = image_latents(self, [subject.image], size)
+        words = class_words if class_words is not None else subject.words
+        token_index = torch.tensor(find_subject_tokens(sequence_tokenizer(self), class_prompt, words,
+                                                       (subject.category.value.replace("_", " "),),
+                                                       self.config.max_sequence_length))
+        layout_pil = decode(self, z_layout, grid, "pil")[0]
+
+        def mask_fn(maps: list[torch.Tensor]) -> torch.Tensor | None:
+            seg = segmenter(layout_pil) if segmenter is not None else subject.mask
+            return self.blend_mask(maps, grid, size, None if seg is None else np.asarray(seg, bool), mask_threshold,
+                                   min_component)
+
+        z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, canvas, num_inference_steps,
+                         swap_steps, mask_fn, token_index, scheme, sw, guidance_scale)[2:3]
+        images = [decode(self, x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
+        self.maybe_free_model_hooks()
+        out = (images[0], images[1]) if return_layout else images[0]
+        return ImagePipelineOutput(images=out) if return_dict else (out,)
+
+    @staticmethod
+    def _subject(canvas: Canvas, layer_id: str | None) -> Subject:
+        subjects = canvas_subjects(canvas)
+        if layer_id is not None:
+            subjects = [s for s in subjects if s.layer_id == layer_id]
+        if not subjects:
+            raise ValueError("the canvas has no placed subject layer" if layer_id is None
+                             else f"no placed subject layer {layer_id!r} on the canvas")
+        return subjects[-1]

@@ -1,0 +1,193 @@
+"""The `canvas` stage: flow matching on the pipeline's own transformer, conditioned on world canvases.
+
+One task covers base text-to-image pretraining (`p_drop_canvas=1`), canvas-conditioned training from
+scratch, and finetuning (full, or peft LoRA with `lora_rank > 0`) from a saved pipeline. Each micro-batch
+draws one recipe (so one scheme) by the configured weights; canvas and text dropout make classifier-free
+guidance possible. Inputs are built by `pipelines.inputs.prepare_inputs`, exactly as at inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from ...canvas import Canvas, composite
+from ...conditioning import pack, unpack
+from ...models.autoencoder import from_latents, to_latents
+from ...pipelines.conditions import rgba_to_tensor
+from ...pipelines.inputs import Switches, prepare_inputs
+from ..config import TrainConfig
+from ..flow_matching import clean_estimate, noisy_and_target, sample_sigmas
+from ..recipes import RECIPES, Example
+from ..task import register_task, step_seed
+
+
+class CanvasTaskArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = "embedded-small"  # registry name for a fresh model
+    init_from: Path | None = None  # or a saved pipeline directory to continue from
+    recipes: dict[str, float] = {"layercomposer": 1.0}
+    size: int = 128
+    p_drop_canvas: float = 0.1  # whole canvas dropped → text-to-image (and unconditional CFG branch)
+    p_drop_text: float = 0.1
+    lora_rank: int = 0  # > 0: train a peft LoRA on the attention projections instead of all weights
+    sample_seed: int = 7
+    sample_steps: int = 16
+    milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum
+    modulation: bool = False  # AnyPhoto identity-adaptive modulation from world identity embeddings
+    p_drop_identity: float = 0.1  # identity-condition dropout (per canvas) when modulation is on
+    identity_loss_weight: float = 0.0  # AnyPhoto eq. 24-25 on the one-step clean estimate
+    identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
+    min_visible: float = 0.5  # people less visible than this are left out of identity terms
+
+
+@dataclass
+class CanvasBatch:
+    examples: list[Example]
+    scheme: str
+    drop_canvas: list[bool] = field(default_factory=list)
+    drop_text: list[bool] = field(default_factory=list)
+
+
+@register_task("canvas")
+class CanvasFlowTask:
+    def __init__(self, cfg: TrainConfig):
+        from ...pipelines.layered_canvas import LayeredCanvasPipeline
+
+        self.cfg = cfg
+        self.args = CanvasTaskArgs(**cfg.task_args)
+        unknown = set(self.args.recipes) - set(RECIPES)
+        if unknown:
+            raise ValueError(f"unknown recipes {sorted(unknown)}; choose from {sorted(RECIPES)}")
+        if self.args.init_from is not None:
+            self.pipe = LayeredCanvasPipeline.from_pretrained(self.args.init_from)
+        else:
+            self.pipe = LayeredCanvasPipeline.from_spec(self.args.model, seed=cfg.seed)
+        self.pipe.set_progress_bar_config(disable=True)
+        for name in ("text_encoder", "text_encoder_2", "vae"):
+            module = getattr(self.pipe, name, None)
+            if module is not None:
+                module.requires_grad_(False).eval()
+        self.model = self.pipe.transformer
+        if self.args.lora_rank > 0:
+            from peft import LoraConfig
+
+            self.model.requires_grad_(False)
+            self.model.add_adapter(LoraConfig(r=self.args.lora_rank, lora_alpha=self.args.lora_rank,
+                                              init_lora_weights="gaussian",
+                                              target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        self._encoder = None
+        names, weights = zip(*sorted(self.args.recipes.items()), strict=True)
+        self._recipe_names, self._recipe_p = list(names), np.asarray(weights, float) / sum(weights)
+
+    def trainable_parameters(self):
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def batch(self, index: int, rank: int, batch_size: int) -> CanvasBatch:
+        rng = np.random.default_rng(step_seed(self.cfg.seed, index, rank, 0xCA))
+        name = self._recipe_names[int(rng.choice(len(self._recipe_names), p=self._recipe_p))]
+        kw = {"step": index // max(1, self.cfg.grad_accum), "milestones": self.args.milestones} \
+            if name == "anyphoto" else {}
+        examples = [RECIPES[name](rng, self.args.size, **kw) for _ in range(batch_size)]
+        return CanvasBatch(examples, examples[0].scheme,
+                           [bool(rng.random() < self.args.p_drop_canvas) for _ in examples],
+                           [bool(rng.random() < self.args.p_drop_text) for _ in examples])
+
+    def _targets(self, examples: list[Example]) -> torch.Tensor:
+        images = torch.stack([rgba_to_tensor(np.dstack([e.target, np.full(e.target.shape[:2], 255, np.uint8)]))
+                              for e in examples])  # (B, 3, H, W) in [-1, 1]
+        latents = to_latents(self.pipe.vae, images)  # (B, C, h, w)
+        return torch.stack([pack(z.float()) for z in latents])  # (B, L, C·4)
+
+    def identity_encoder(self):
+        """The world's ArcFace (frozen, eval mode), loaded on first use."""
+        if self._encoder is None:
+            from ...world.perception.identity import IdentityEncoder
+
+            self._encoder = IdentityEncoder.from_pretrained().eval().requires_grad_(False)
+        return self._encoder
+
+    def _people(self, examples: list[Example]) -> list[tuple[int, int]]:
+        """(sample, person) pairs visible enough for identity terms."""
+        return [(b, i) for b, e in enumerate(examples) for i in range(len(e.person_boxes))
+                if e.visible[i] >= self.args.min_visible]
+
+    def _crops(self, images: torch.Tensor, examples: list[Example], people: list[tuple[int, int]]) -> torch.Tensor:
+        """images (B, 3, H, W) in [0, 1] → person crops (N, 3, 64, 48), differentiable."""
+        from ...world.perception.crops import crop
+
+        return torch.stack([crop(images[b], examples[b].person_boxes[i]) for b, i in people])
+
+    def loss(self, model, batch: CanvasBatch, generator: torch.Generator):
+        ex = batch.examples
+        canvases = [Canvas(width=e.canvas.width, height=e.canvas.height) if drop else e.canvas
+                    for e, drop in zip(ex, batch.drop_canvas, strict=True)]
+        prompts = ["" if drop else e.prompt for e, drop in zip(ex, batch.drop_text, strict=True)]
+        x0 = self._targets(ex)
+        people = self._people(ex) if (self.args.modulation or self.args.identity_loss_weight > 0) else []
+        gt_embeds = None
+        if people:
+            truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex])
+            with torch.no_grad():
+                gt_embeds = self.identity_encoder()(self._crops(truth, ex, people))  # (N, D)
+        switches, identity = Switches(), None
+        if self.args.modulation:
+            switches = Switches(modulation=True)
+            identity = [{} for _ in ex]
+            for (b, i), emb in zip(people, gt_embeds, strict=True):
+                if not batch.drop_canvas[b] and any(lay.id == f"p{i}" for lay in ex[b].canvas.layers):
+                    identity[b][f"p{i}"] = emb
+            keep = torch.rand(len(ex), generator=generator) >= self.args.p_drop_identity
+            identity = [d if k else {} for d, k in zip(identity, keep.tolist(), strict=True)]
+            if not any(identity):
+                switches, identity = Switches(), None
+        inputs = prepare_inputs(self.pipe, prompts, canvases, batch.scheme, switches, identity_embeds=identity)
+        inputs.transformer = model  # the (possibly DDP-wrapped) module being trained
+        sigmas = sample_sigmas(self.cfg.flow, len(ex), generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        xt, target = noisy_and_target(x0, sigmas, noise)
+        pred = inputs.velocity(xt, sigmas, inputs.conditioning())
+        loss = F.mse_loss(pred.float(), target.float())
+        logs = {"cond_tokens": float(inputs.cond_tokens.shape[1])}
+        if self.args.identity_loss_weight > 0 and people:
+            sel = [k for k, (b, _) in enumerate(people) if sigmas[b] <= self.args.identity_loss_max_sigma]
+            if sel:
+                grid = (self.args.size // self.pipe.stride,) * 2
+                x0_hat = clean_estimate(xt, sigmas, pred.float())  # (B, L, C·4)
+                images = from_latents(self.pipe.vae, torch.stack([unpack(z, grid) for z in x0_hat]))
+                images = ((images.float() + 1) / 2).clamp(0, 1)  # (B, 3, H, W)
+                e_pred = self.identity_encoder()(self._crops(images, ex, [people[k] for k in sel]))
+                id_loss = (1 - (e_pred * gt_embeds[sel]).sum(-1)).mean()  # eq. 24: cosine distance
+                loss = loss + self.args.identity_loss_weight * id_loss  # eq. 25
+                logs["id_loss"] = float(id_loss.detach())
+        return loss, logs
+
+    def validation_examples(self, n: int = 4) -> list[Example]:
+        """Fixed examples for sample sheets (training-split scenes, so this is a progress view, not a score)."""
+        rng = np.random.default_rng(self.args.sample_seed)
+        return [RECIPES[self._recipe_names[k % len(self._recipe_names)]](rng, self.args.size) for k in range(n)]
+
+    @torch.no_grad()
+    def sample(self, model, step: int, out_dir: Path) -> None:
+        rows = []
+        for k, e in enumerate(self.validation_examples()):
+            img = self.pipe(prompt=e.prompt, canvas=e.canvas, scheme=e.scheme,
+                            num_inference_steps=self.args.sample_steps,
+                            generator=torch.Generator().manual_seed(k)).images[0]
+            rows.append(np.concatenate([np.asarray(composite(e.canvas)), np.asarray(img.convert("RGB")), e.target], 1))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(rows, 0)).save(out_dir / f"step{step:06d}.png")
+
+    def export(self, model, out_dir: Path) -> None:
+        if self.args.lora_rank > 0:
+            from peft.utils import get_peft_model_state_dict
+
+            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=get_peft_model_state_dict(model))
+        else:
+            self.pipe.save_pretrained(out_dir)

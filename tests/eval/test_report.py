@@ -1,0 +1,44 @@
+import re
+
+from PIL import Image
+
+from layercraft.eval.ablations import ABLATIONS, ablation_rows
+from layercraft.eval.backends import Backends
+from layercraft.eval.cases import load_cases
+from layercraft.eval.methods import get_method, make_generate
+from layercraft.eval.plots import by_subjects, plot_vs_subjects
+from layercraft.eval.report import write_report
+from layercraft.eval.runner import RunOptions, run_method
+
+
+def test_report_on_a_tiny_world_run(tmp_path):
+    run, docs = tmp_path / "run", tmp_path / "docs"
+    cases = load_cases("world-1p", count=2) + load_cases("world-2p", count=1)
+    for name in ("ground_truth", "collage"):
+        m = get_method(name)
+        run_method(cases, m, make_generate(m), run, Backends(), opts=RunOptions(progress=False))
+    page = write_report(run, docs, max_cases=2).read_text()
+    assert (docs / "summary.csv").read_text().count("\n") == 5  # header + 2 methods × 2 suites
+    assert "Suite 1P" in page and "Suite 2P" in page and "Ablations" in page
+    assert page.index("<td>ground_truth</td>") < page.index("<td>collage</td>")
+    # image grid: collage | outputs | ground truth, thumbnails on disk and linked relatively
+    imgs = re.findall(r'<img src="([^"]+)"', page)
+    assert "images/1P/0001/ground_truth.png" in imgs and "images/2P/0000/canvas_collage.png" in imgs
+    for rel in imgs:
+        assert (docs / rel).exists()
+    assert max(Image.open(docs / "images/1P/0000/collage.png").size) <= 160
+    assert "cost_vs_subjects.png" in imgs  # seconds are known without any perception backend
+    assert "quality_vs_subjects.png" not in imgs  # no backend → no quality values → no empty plot
+
+
+def test_plots_and_ablation_table(tmp_path):
+    summary = [{"method": "a", "suite": "2P", "sim_gt": 0.5}, {"method": "a", "suite": "1P", "sim_gt": 0.7},
+               {"method": "a", "suite": "occlusion", "sim_gt": 0.1}, {"method": "b", "suite": "1P", "sim_gt": None}]
+    assert by_subjects(summary, "sim_gt") == {"a": [(1, 0.7), (2, 0.5)]}
+    assert plot_vs_subjects(summary, ["sim_gt", "fid"], tmp_path / "q.png", "q").exists()
+    assert plot_vs_subjects(summary, ["fid"], tmp_path / "none.png", "x") is None
+    rows = ablation_rows([{"method": "layercomposer", "suite": "occlusion", "sim_gt": 0.4, "iou": 0.8}])
+    assert len(rows) == 2 * len(ABLATIONS)
+    lc = [r for r in rows if r["method"] == "layercomposer" and r["suite"] == "occlusion"][0]
+    assert lc["ran"] and lc["metrics"]["sim_gt"] == 0.4 and lc["metrics"]["fid"] is None
+    assert not [r for r in rows if r["method"] == "kontext_collage"][0]["ran"]

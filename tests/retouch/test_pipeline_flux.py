@@ -1,0 +1,111 @@
+import numpy as np
+import torch
+
+from layercraft.models.flux_ext import FluxAttentionSwap
+from layercraft.models.transformer import LayercraftFluxTransformer
+from layercraft.pipelines.inputs import Switches
+from layercraft.pipelines.lcp.flux_common import euler_step, flow_sigmas
+from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
+from lcp.components import canvas
+
+LAYOUT, REF = "a red dog on the beach", "a photo of a dog"
+
+
+def _pipe(personalized: bool = True) -> LayoutRetouchFluxPipeline:
+    pipe = LayoutRetouchFluxPipeline.from_spec("tiny-test")
+    if personalized:
+        torch.manual_seed(1)
+        pipe.personalized_transformer = LayercraftFluxTransformer(**pipe.transformer.config).eval()
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _z(seed: int) -> torch.Tensor:
+    return torch.randn(1, 64, 48, generator=torch.Generator().manual_seed(seed))  # 32×32 canvas → 8×8 tokens
+
+
+def _sample(pipe, inputs, z, steps):
+    sig, cond = flow_sigmas(pipe, steps, inputs.n_noisy), inputs.conditioning()
+    with torch.no_grad():
+        for i in range(steps):
+            z = euler_step(z, inputs.velocity(z, sig[i], cond), sig[i], sig[i + 1])
+    return z
+
+
+def test_flow_inversion_then_regeneration_reproduces_the_latent():
+    pipe, cv, steps = _pipe(personalized=False), canvas(), 10
+    z0 = _z(0)
+    zT = pipe.invert(z0, LAYOUT, cv, steps)
+    z = _sample(pipe, pipe.inputs([LAYOUT], cv, "layercomposer", Switches(), 3.5), zT, steps)
+    assert (zT - z0).abs().mean() > 0.3 * z0.abs().mean()  # inversion really went somewhere
+    err = (z - z0).abs().mean() / z0.abs().mean()
+    assert err < 0.06, err
+
+
+def test_step_blending_switches_model_and_prompt_at_lambda():
+    pipe, cv, steps = _pipe(), canvas(), 3
+    noise = _z(3)
+    args = ("a red dog", "a blue dog", cv, noise, steps)
+    vanilla, personal = (pipe.inputs([p], cv, "layercomposer", Switches(), 3.5) for p in args[:2])
+    torch.testing.assert_close(pipe.step_blended(*args, blend_steps=steps), _sample(pipe, vanilla, noise, steps))
+    import dataclasses
+
+    personal = dataclasses.replace(personal, transformer=pipe.personalized_transformer)
+    torch.testing.assert_close(pipe.step_blended(*args, blend_steps=0), _sample(pipe, personal, noise, steps))
+    mixed = pipe.step_blended(*args, blend_steps=1)
+    assert not torch.allclose(mixed, pipe.step_blended(*args, blend_steps=0))
+
+
+def test_swap_option_moves_the_right_rows():
+    t, n, s = 3, 4, 9  # text, noisy, joint length (2 condition tokens)
+    q, k, v = (torch.randn(3, s, 2, 4) for _ in range(3))  # [reference; layout; target]
+    swap = FluxAttentionSwap(t, n)
+    q2, k2, v2 = swap.before(q, k, v)
+    for new, old in ((q2, q), (k2, k), (v2, v)):
+        assert torch.equal(new[:2], old[:2]) and torch.equal(new[2], old[1])  # early: target = layout Q/K/V
+    swap.early = False
+    q3, k3, v3 = swap.before(q, k, v)
+    assert torch.equal(q3, q) and torch.equal(k3[2, :t], k[2, :t]) and torch.equal(v3[2, :t], v[2, :t])
+    assert torch.equal(k3[2, t:], k[0, t:]) and torch.equal(v3[2, t:], v[0, t:])  # late: reference image K/V
+    out = torch.randn(3, s, 2, 4)
+    swap.mask = torch.tensor([[1.0, 0.0, 0.5, 0.0]])
+    blended = swap.after(out)
+    assert torch.equal(blended[2, t], out[2, t]) and torch.equal(blended[2, t + 1], out[1, t + 1])
+    torch.testing.assert_close(blended[2, t + 2], 0.5 * (out[1, t + 2] + out[2, t + 2]))
+    assert torch.equal(blended[2, t + n :], out[2, t + n :]) and torch.equal(blended[:2], out[:2])
+
+
+def test_swap_reproduces_the_layout_path():
+    pipe, cv, token = _pipe(), canvas(), torch.tensor([3])
+    z_lay, z_ref = _z(1), _z(2)
+    # full early swap: the target is the layout path; the reference path plays no part
+    full = pipe.retouch(z_lay, z_ref, LAYOUT, REF, LAYOUT, cv, 2, 2, lambda maps: None, token)
+    torch.testing.assert_close(full[2], full[1], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(full[0], full[1], atol=1e-3)
+    # swap with itself (reference = layout, same prompts): the late reference K/V are the layout's own
+    masks = []
+    same = pipe.retouch(z_lay, z_lay, LAYOUT, LAYOUT, LAYOUT, cv, 2, 1,
+                        lambda maps: masks.append(len(maps)) or torch.full((1, 64), 0.7), token)
+    torch.testing.assert_close(same[2], same[1], atol=1e-5, rtol=1e-5)
+    assert masks == [2]  # the probe saw the layout path in both attention layers of the one early step
+    late = pipe.retouch(z_lay, z_ref, LAYOUT, REF, LAYOUT, cv, 2, 1, lambda maps: None, token)
+    assert not torch.allclose(late[2], late[1], atol=1e-4)  # reference K/V change the target after λ2
+
+
+def test_retouch_pipeline_end_to_end_with_lora_toggle():
+    from peft import LoraConfig
+
+    pipe = _pipe(personalized=False)
+    pipe.transformer.add_adapter(LoraConfig(r=2, target_modules=["to_q", "to_v"], init_lora_weights=False))
+    seen = []
+
+    def segmenter(img):
+        seen.append(img.size)
+        return np.ones((32, 32), bool)
+
+    images, layout = pipe("a red dog on the beach", canvas(), class_prompt="a dog on the beach", subject_layer="dog",
+                          num_inference_steps=2, blend_steps=1, swap_steps=1, segmenter=segmenter,
+                          generator=torch.Generator().manual_seed(0), output_type="np", return_layout=True).images
+    assert images.shape == (1, 32, 32, 3) and layout.shape == (1, 32, 32, 3) and seen == [(32, 32)]
+    assert np.isfinite(images).all() and not np.allclose(images, layout)
+    assert pipe.transformer.active_adapters()  # adapters re-enabled after the vanilla steps
