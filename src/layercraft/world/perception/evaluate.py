@@ -7,6 +7,7 @@ import torch
 from ..identity import character
 from .coco import average_precision
 from .detector import LABELS
+from .verification import verification_report
 
 
 def detection_ap(model, rec: dict, batch: int = 64, strict: bool = False) -> dict:
@@ -28,9 +29,44 @@ def detection_ap(model, rec: dict, batch: int = 64, strict: bool = False) -> dic
 
 
 def identity_verification(model, x: torch.Tensor, y: torch.Tensor) -> dict:
-    from .verification import verification_report
-
     return verification_report(model.embed(x), y)
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a (N, 4), b (M, 4) xyxy → (N, M) intersection over union."""
+    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
+    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(2)
+    area_a, area_b = (a[:, 2:] - a[:, :2]).prod(1), (b[:, 2:] - b[:, :2]).prod(1)
+    return inter / (area_a[:, None] + area_b[None] - inter).clamp(min=1e-6)
+
+
+def identity_with_detector_boxes(encoder, detector, specs) -> dict:
+    """Verification where the crops are cut at the *detector's* person boxes (as evaluation of generated
+    images does): each clearly visible person is matched to its best detection (IoU > 0.5)."""
+    from ..scene import render
+    from .scene_data import CLEAR_FACE, CLEAR_PERSON, visibility
+
+    embs, ids, clear_people, matched = [], [], 0, 0
+    for spec in specs:
+        s = render(spec)
+        pv, fv = visibility(s)
+        clear = (pv >= CLEAR_PERSON) & (fv >= CLEAR_FACE)
+        det = detector.detect(s.rgb, threshold=0.3)[0]
+        boxes = det["boxes"][det["labels"] == 0]  # (K, 4)
+        clear_people += int(clear.sum())
+        if not clear.any() or len(boxes) == 0:
+            continue
+        iou = box_iou(torch.from_numpy(s.person_boxes[clear]).float(), boxes)  # (P, K)
+        best, k = iou.max(1)
+        ok = best > 0.5
+        matched += int(ok.sum())
+        if ok.any():
+            embs.append(encoder.embed_boxes(s.rgb, boxes[k[ok]].numpy()))
+            clear_ids = [p["identity"] for p, c in zip(s.meta["people"], clear, strict=True) if c]
+            ids += [i for i, o in zip(clear_ids, ok.tolist(), strict=True) if o]
+    rep = verification_report(torch.cat(embs), torch.tensor(ids))
+    return {**rep, "clear_people": clear_people, "matched_iou_0.5": matched}
 
 
 def attribute_accuracy(model, rec: dict) -> dict:
