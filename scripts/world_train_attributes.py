@@ -22,7 +22,8 @@ from layercraft.world.perception.training import Clock, cosine_lr, setup
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=12000)
+    ap.add_argument("--images", type=int, default=12000, help="128×128 train scenes")
+    ap.add_argument("--images256", type=int, default=3000, help="extra 256×256 train scenes (sharper faces)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -31,12 +32,14 @@ def main() -> None:
     args = ap.parse_args()
     setup(args.seed, args.threads)
     clock = Clock()
-    train = cached_scenes("train", args.images)
-    val = cached_scenes("val", 300)
-    print(f"{len(train['rgb'])} train images, {len(train['crops'])} clear people; {clock():.0f}s", flush=True)
-
     model = AttributeClassifier()
-    scene_x = model.scene_input(train["rgb"])  # (B, 3, 64, 64) float, resized once
+    parts = [cached_scenes("train", args.images)]
+    if args.images256:
+        parts.append(cached_scenes("train", args.images256, first=args.images, size=256))
+    val = cached_scenes("val", 300)
+    scene_x = torch.cat([model.scene_input(p["rgb"]) for p in parts])  # (B, 3, 64, 64) float, resized once
+    train = {k: torch.cat([p[k] for p in parts]) for k in ("kind", "time", "crops", "faces", *CROP_HEADS)}
+    print(f"{len(scene_x)} train images, {len(train['crops'])} clear people; {clock():.0f}s", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
     g = torch.Generator().manual_seed(args.seed)
     for step in range(args.steps):

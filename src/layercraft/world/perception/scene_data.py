@@ -32,17 +32,23 @@ def visibility(sample) -> tuple[np.ndarray, np.ndarray]:
     return person, face_vis
 
 
-def scene_specs(split: str, count: int, first: int = 0, heavy_every: int = 8, size: int = 128):
-    lo, hi = scene_range(split)
-    ids = [lo + first + i for i in range(count)]
+def scene_specs(split: str, count: int, first: int = 0, heavy_every: int = 8, size: int = 128, per_scene: int = 1):
+    """`count` image specs: with per_scene 1, image i is image (i mod 4) of scene first + i; with
+    per_scene k > 1, images 0..k-1 of each scene (the same cast, rearranged and re-posed)."""
+    lo, _ = scene_range(split)
+    ids = [lo + first + i // per_scene for i in range(count)]
     check_split(split, scenes=[ids[0], ids[-1]])
-    return [
-        image_spec(scene(s, occlusion="heavy" if i % heavy_every == heavy_every - 1 else "normal"), i % 4, size, size)
-        for i, s in enumerate(ids)
-    ]
+    specs = []
+    for i, s in enumerate(ids):
+        heavy = (i // per_scene) % heavy_every == heavy_every - 1
+        index = i % 4 if per_scene == 1 else i % per_scene
+        specs.append(image_spec(scene(s, occlusion="heavy" if heavy else "normal"), index, size, size))
+    return specs
 
 
-def scene_records(split: str, count: int, first: int = 0, size: int = 128, crop_people: bool = True) -> dict:
+def scene_records(
+    split: str, count: int, first: int = 0, size: int = 128, crop_people: bool = True, per_scene: int = 1
+) -> dict:
     """Render `count` images → dict of tensors:
 
     rgb (B, 3, S, S) uint8; boxes (M, 4) float32 [person boxes then face boxes per image, x0 y0 x1 y1];
@@ -53,7 +59,7 @@ def scene_records(split: str, count: int, first: int = 0, size: int = 128, crop_
     """
     out = {k: [] for k in ("rgb", "boxes", "box_image", "box_label", "box_counts", "kind", "time")}
     people = {k: [] for k in ("crops", "faces", "expression", "pose", "facing", "identity", "crop_image")}
-    for b, spec in enumerate(scene_specs(split, count, first, size=size)):
+    for b, spec in enumerate(scene_specs(split, count, first, size=size, per_scene=per_scene)):
         s = render(spec)
         pv, fv = visibility(s)
         out["rgb"].append(torch.from_numpy(s.rgb).permute(2, 0, 1))
@@ -93,9 +99,13 @@ def scene_records(split: str, count: int, first: int = 0, size: int = 128, crop_
     return rec
 
 
-def cached_scenes(split: str, count: int, first: int = 0) -> dict:
+def cached_scenes(split: str, count: int, first: int = 0, size: int = 128, per_scene: int = 1) -> dict:
     """`scene_records` memoised on disk (see training.cached)."""
     from .training import cached
 
     params = {"split": split, "count": count, "first": first, "version": DATA_VERSION}
-    return cached("scenes", params, lambda: scene_records(split, count, first))
+    if size != 128:
+        params["size"] = size
+    if per_scene != 1:
+        params["per_scene"] = per_scene
+    return cached("scenes", params, lambda: scene_records(split, count, first, size, per_scene=per_scene))

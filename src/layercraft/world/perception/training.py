@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -13,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CACHE = Path("/tmp/layercraft-perception-cache")
+# renders are memoised here; LAYERCRAFT_PERCEPTION_CACHE=<dir> moves it, =off disables it
+_CACHE_ENV = os.environ.get("LAYERCRAFT_PERCEPTION_CACHE", "/tmp/layercraft-perception-cache")
+CACHE = None if _CACHE_ENV == "off" else Path(_CACHE_ENV)
 
 
 def setup(seed: int, threads: int) -> None:
