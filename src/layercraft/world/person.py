@@ -264,9 +264,16 @@ def _draw_head(pt: Painter, c: Character, skin: RGB, hair: RGB, expression: str,
         pt.ellipse(mx, my - 0.014, mw + 0.008, 0.011, hair_dark, Part.face)
     if expression == "neutral":
         pt.line([(mx - mw, my), (mx + mw, my)], lip, 0.008, Part.face)
-    elif expression in ("smiling", "eyes closed"):
+    elif expression == "eyes closed":
         pt.arc(mx, my - 0.014, mw, 0.018, 15, 165, lip, 0.009, Part.face)
         my -= 0.014 - 0.018 * np.sin(np.radians(15))
+    elif expression == "smiling":
+        # a wide, deep, thick smile and flushed cheeks: still readable when the face is ~10 px wide
+        for sx in (-1, 1):
+            pt.ellipse(dx + sx * 0.06 * turn, cy + 0.05, 0.022, 0.014, (232, 110, 110), Part.face)
+        sw = mw * 1.35
+        pt.arc(mx, my - 0.024, sw, 0.03, 10, 170, lip, 0.016, Part.face)
+        my -= 0.024 - 0.03 * np.sin(np.radians(10))
     elif expression == "laughing":
         pt.chord(mx, my - 0.004, mw, 0.03, 0, 180, (90, 16, 24), Part.face)
         pt.rect(mx - mw * 0.8, my - 0.004, mx + mw * 0.8, my + 0.006, (250, 250, 250), Part.face)
