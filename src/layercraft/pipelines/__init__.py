@@ -1,6 +1,18 @@
-"""Pipelines: LayeredCanvasPipeline (text + layered canvas → images) and its LoRA helpers."""
+"""Pipelines: LayeredCanvasPipeline (text + layered canvas → images) and its LoRA helpers.
 
-from .layered_canvas import SCHEMES, LayeredCanvasPipeline, default_scheduler
-from .lora import add_attention_lora, save_attention_lora
+Names are imported lazily: listing schemes or showing CLI help does not load diffusers.
+"""
 
-__all__ = ["SCHEMES", "LayeredCanvasPipeline", "add_attention_lora", "default_scheduler", "save_attention_lora"]
+from importlib import import_module
+
+from .schemes import DEFAULT_ISOLATION, SCHEMES
+
+_EXPORTS = {"LayeredCanvasPipeline": "layered_canvas", "default_scheduler": "layered_canvas",
+            "add_attention_lora": "lora", "save_attention_lora": "lora", "load_pipeline": "loading"}
+__all__ = ["DEFAULT_ISOLATION", "SCHEMES", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

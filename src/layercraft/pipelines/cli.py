@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 
 from ..canvas import load_project
-from .layered_canvas import SCHEMES
-from .loading import load_pipeline
+from .schemes import SCHEMES
 
 app = typer.Typer(help="Generate images from layered canvases.")
 
@@ -31,6 +29,10 @@ def generate(
     cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
     prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
 ) -> None:
+    import torch
+
+    from .loading import load_pipeline
+
     canvas = load_project(project)
     pipe = load_pipeline(model)
     if lora is not None:

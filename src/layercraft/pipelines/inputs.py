@@ -18,9 +18,7 @@ from ..conditioning import item_text_ids, noisy_ids
 from ..models.attention import ConditionKVCache
 from ..models.transformer import JointConditioning
 from .conditions import CanvasConditions, encode_conditions, plan_canvas, text_padding_mask
-
-SCHEMES = ("layercomposer", "anyphoto", "one_for_all", "kontext_collage")
-DEFAULT_ISOLATION = {"layercomposer": False, "anyphoto": True, "one_for_all": False, "kontext_collage": False}
+from .schemes import DEFAULT_ISOLATION, SCHEMES  # noqa: F401  (SCHEMES re-exported)
 
 
 @dataclass

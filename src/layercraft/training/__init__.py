@@ -1,8 +1,20 @@
-"""Training on accelerate: typed configs, the flow-matching objective, tasks (stages) and the loop."""
+"""Training on accelerate: typed configs, the flow-matching objective, tasks (stages) and the loop.
 
-from .config import FlowConfig, TrainConfig
-from .task import TASKS, Task, build_task, register_task, step_seed
-from .trainer import TrainResult, latest_checkpoint, train
+Names are imported lazily so that light users (the data recipes, the CLI's help) do not pay for
+accelerate and diffusers at import time.
+"""
 
-__all__ = ["TASKS", "FlowConfig", "Task", "TrainConfig", "TrainResult", "build_task", "latest_checkpoint",
-           "register_task", "step_seed", "train"]
+from importlib import import_module
+
+_EXPORTS = {
+    "FlowConfig": "config", "TrainConfig": "config",
+    "TASKS": "task", "Task": "task", "build_task": "task", "register_task": "task", "step_seed": "task",
+    "TrainResult": "trainer", "latest_checkpoint": "trainer", "train": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
