@@ -82,7 +82,7 @@ class StepTimer:
 
 
 def measure(pipe: LayeredCanvasPipeline, timer: StepTimer, canvas: Canvas, setup: dict, steps: int,
-            autocast: contextlib.AbstractContextManager) -> dict[str, float]:
+            autocast: contextlib.AbstractContextManager, repeats: int = 2) -> dict[str, float]:
     def run(n_steps: int) -> None:
         with autocast:
             pipe("a group of people", canvas, num_inference_steps=n_steps, output_type="np",
@@ -90,7 +90,7 @@ def measure(pipe: LayeredCanvasPipeline, timer: StepTimer, canvas: Canvas, setup
 
     run(1)  # warm-up
     images, step_times = [], []
-    for _ in range(2):  # the best of two runs: the machine is shared
+    for _ in range(repeats):  # the best of `repeats` runs: the machine is shared
         timer.reset()
         t0 = time.perf_counter()
         run(steps)
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--areas", default="same,growing")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2, help="timed runs per cell; the fastest counts")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     pipe = LayeredCanvasPipeline.from_spec(args.model)
@@ -117,7 +118,7 @@ def main() -> None:
     timer = StepTimer(pipe.transformer)
     size = pipe.stride * 16 if args.model == "tiny-test" else 128
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
-    t2i = measure(pipe, timer, Canvas(width=size, height=size), SETUPS["d"], args.steps, autocast)
+    t2i = measure(pipe, timer, Canvas(width=size, height=size), SETUPS["d"], args.steps, autocast, args.repeats)
 
     print(f"\nmodel {args.model}, {size}×{size} px, {args.steps} steps, {torch.get_num_threads()} threads, "
           f"{'bf16 autocast' if args.bf16 else 'fp32'}; (d) text-to-image: {t2i['step']:.3f} s/step, "
@@ -128,7 +129,7 @@ def main() -> None:
     rows = []
     for area in args.areas.split(","):
         for n in [int(c) for c in args.counts.split(",")]:
-            r = {k: measure(pipe, timer, subjects_canvas(n, size, area), s, args.steps, autocast)
+            r = {k: measure(pipe, timer, subjects_canvas(n, size, area), s, args.steps, autocast, args.repeats)
                  for k, s in SETUPS.items() if k != "d"}
             rows.append((area, n, r))
             a, b, c = r["a"], r["b"], r["c"]
