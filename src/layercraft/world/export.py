@@ -5,7 +5,8 @@
   another image of the same scene, scaled and placed onto where it stands in the target.
 - `category_canvas` (One-for-All): face / upper / lower / bag crops of one person as unplaced
   category references with descriptors.
-- `face_location_canvas` (AnyPhoto): a face crop whose 5 landmarks land on target landmarks.
+- `face_location_canvas` (AnyPhoto): a face crop placed on target landmarks by the canvas builder
+  `location_layer` (similarity estimate, binarised alpha), turned to the target's roll.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..canvas import Canvas, Category, Layer, Placement
+from ..canvas.builders import location_layer
 from .layout import Scene, image_spec
 from .sample import CATEGORY_PARTS, Sample
 from .scene import _box, render
@@ -157,27 +159,6 @@ def category_canvas(sample: Sample, i: int, pad: float = 0.25) -> Canvas:
     )
 
 
-def similarity_placement(src: np.ndarray, dst: np.ndarray, size: tuple[int, int]) -> Placement:
-    """Placement of a (w, h) image so its points `src` (5, 2) land on `dst` (5, 2) by least squares.
-
-    Fits dst ≈ s·R·src + t (Umeyama), then converts to the canvas convention (scale, then rotate
-    clockwise about the centre of the scaled box).
-    """
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    # complex-number form of the 2D similarity: b ≈ z·a with z = s·e^{iθ}
-    za, zb = a[:, 0] + 1j * a[:, 1], b[:, 0] + 1j * b[:, 1]
-    z = np.vdot(za, zb) / np.vdot(za, za)
-    s, theta = abs(z), float(np.angle(z))
-    c, si = np.cos(theta), np.sin(theta)
-    R = np.array([[c, -si], [si, c]])
-    t = md - s * R @ ms
-    w, h = size
-    half = np.array([round(w * s), round(h * s)]) / 2
-    xy = t - half + R @ half
-    return Placement(x=float(xy[0]), y=float(xy[1]), scale=float(s), rotation=float(np.degrees(theta)))
-
-
 def face_location_canvas(
     face: Sample,
     i: int,
@@ -189,14 +170,7 @@ def face_location_canvas(
 ) -> Canvas:
     """AnyPhoto input: person `i`'s face crop from `face`, placed so its landmarks hit `target_landmarks`."""
     ref = category_canvas(face, i, pad).layer("face")
-    src = np.asarray(ref.landmarks, np.float64)
-    placement = similarity_placement(src, np.asarray(target_landmarks, np.float64), ref.image.size)
-    layer = Layer(
-        id="p0",
-        image=ref.image,
-        placement=placement,
-        category=Category.face,
-        descriptor=ref.descriptor,
-        landmarks=ref.landmarks,
-    )
+    layer = location_layer("p0", ref.image, np.asarray(ref.landmarks, np.float64),
+                           np.asarray(target_landmarks, np.float64), rotate=True)
+    layer = layer.model_copy(update={"descriptor": ref.descriptor})
     return Canvas(width=width, height=height, layers=[layer], prompt=prompt)
