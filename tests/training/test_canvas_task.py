@@ -62,3 +62,32 @@ def test_identity_loss_and_modulation_reach_the_gradient():
     assert "id_loss" in logs and 0.0 <= logs["id_loss"] <= 2.0
     loss.backward()
     assert task.model.identity_projector.fc1.weight.grad.abs().sum() > 0  # modulation is in the graph
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    cfg = TrainConfig(task="canvas", batch_size=2, task_args={"model": "tiny-test", "size": 32})
+    task = build_task(cfg)
+    torch.nn.init.normal_(task.model.proj_out.weight, std=0.2)
+    batch = task.batch(2, 0, 2)
+    grads = []
+    for ckpt in (False, True):
+        task.model.zero_grad()
+        if ckpt:
+            task.model.enable_gradient_checkpointing()
+        loss, _ = task.loss(task.model, batch, torch.Generator().manual_seed(0))
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in task.trainable_parameters() if p.grad is not None]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
+def test_lora_run_exports_diffusers_lora_with_model_card(tmp_path):
+    from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
+
+    cfg = TrainConfig(task="canvas", output_dir=tmp_path / "run", max_steps=1, batch_size=1, checkpoint_every=1,
+                      task_args={"model": "tiny-test", "size": 32, "lora_rank": 4})
+    train(cfg)
+    out = tmp_path / "run" / "final"
+    assert (out / "pytorch_lora_weights.safetensors").exists()
+    assert "rank 4" in (out / "README.md").read_text()
+    pipe = LayeredCanvasPipeline.from_spec("tiny-test")
+    pipe.load_lora_weights(str(out))

@@ -184,10 +184,22 @@ class CanvasFlowTask:
         out_dir.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.concatenate(rows, 0)).save(out_dir / f"step{step:06d}.png")
 
+    def model_card(self) -> str:
+        a, c = self.args, self.cfg
+        base = str(a.init_from) if a.init_from is not None else f"layercraft registry model `{a.model}`"
+        return (f"---\nlibrary_name: diffusers\ntags: [layercraft, lora, layered-canvas]\n---\n\n"
+                f"# layercraft canvas LoRA\n\nA peft LoRA (rank {a.lora_rank}) on the attention projections of "
+                f"{base}, trained by `layercraft train` (task `canvas`) for {c.max_steps} steps, batch "
+                f"{c.batch_size} × {c.grad_accum}, lr {c.lr}, on studio-world recipes {dict(a.recipes)} at "
+                f"{a.size}×{a.size} px.\n\n```python\nfrom layercraft.pipelines import load_pipeline\n"
+                f"pipe = load_pipeline({str(a.init_from or a.model)!r})\npipe.load_lora_weights(\"<this folder>\")\n"
+                f"```\n")
+
     def export(self, model, out_dir: Path) -> None:
         if self.args.lora_rank > 0:
             from peft.utils import get_peft_model_state_dict
 
             self.pipe.save_lora_weights(out_dir, transformer_lora_layers=get_peft_model_state_dict(model))
+            (Path(out_dir) / "README.md").write_text(self.model_card())
         else:
             self.pipe.save_pretrained(out_dir)
