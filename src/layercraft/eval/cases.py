@@ -56,13 +56,23 @@ class Case:
         return np.stack(imgs) if imgs else np.zeros((0, h, w, 3), np.uint8), np.array(boxes, float).reshape(-1, 4)
 
     def lock_regions(self) -> dict[str, np.ndarray]:
-        """Locked layer id → (H, W, 4) uint8: its pixels, alpha restricted to where it is front-most."""
+        """Locked layer id → (H, W, 4) uint8: its pixels, alpha restricted to where it is front-most and
+        outside every unlocked subject's (grown) box."""
         placed = [r for r in rasterize(self.canvas) if r.placed]
         if not placed:
             return {}
         vis = visible_masks(placed)  # (L, H, W)
+        # where an unlocked subject stands the output may legitimately differ from a locked layer behind it
+        # (the subject takes another pose there): leave each unlocked box, grown by 10 %, out of the regions
+        free = np.zeros(vis.shape[1:], bool)
+        for r in placed:
+            if not r.locked and r.box is not None:
+                x0, y0, x1, y1 = r.box
+                mx, my = round(0.1 * (x1 - x0)), round(0.1 * (y1 - y0))
+                free[max(0, y0 - my):y1 + my, max(0, x0 - mx):x1 + mx] = True
         out = {}
         for r, v in zip(placed, vis, strict=True):
+            v = v & ~free
             if r.locked and v.any():
                 rgba = r.rgba.copy()
                 rgba[..., 3] = np.where(v, rgba[..., 3], 0)
