@@ -91,3 +91,17 @@ def test_lora_run_exports_diffusers_lora_with_model_card(tmp_path):
     assert "rank 4" in (out / "README.md").read_text()
     pipe = LayeredCanvasPipeline.from_spec("tiny-test")
     pipe.load_lora_weights(str(out))
+
+
+def test_init_weights_warm_starts_the_transformer(tmp_path):
+    from safetensors.torch import save_file
+
+    task = build_task(TrainConfig(task="canvas", seed=1, task_args={"model": "tiny-test", "size": 32}))
+    state = {k: v.to(torch.bfloat16) for k, v in task.model.state_dict().items()}
+    save_file(state, str(tmp_path / "w.safetensors"))
+    warm = build_task(TrainConfig(task="canvas", seed=2, task_args={
+        "model": "tiny-test", "size": 32, "init_weights": str(tmp_path / "w.safetensors")}))
+    fresh = build_task(TrainConfig(task="canvas", seed=2, task_args={"model": "tiny-test", "size": 32}))
+    w = warm.model.state_dict()
+    assert all(torch.equal(w[k], state[k].float()) for k in state)
+    assert not all(torch.equal(fresh.model.state_dict()[k], w[k]) for k in w)

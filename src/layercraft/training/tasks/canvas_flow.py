@@ -32,6 +32,7 @@ class CanvasTaskArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = "embedded-small"  # registry name for a fresh model
     init_from: Path | None = None  # or a saved pipeline directory to continue from
+    init_weights: Path | None = None  # or a transformer state dict (safetensors) over the fresh `model`
     recipes: dict[str, float] = {"layercomposer": 1.0}
     size: int = 128
     p_drop_canvas: float = 0.1  # whole canvas dropped → text-to-image (and unconditional CFG branch)
@@ -69,6 +70,11 @@ class CanvasFlowTask:
             self.pipe = LayeredCanvasPipeline.from_pretrained(self.args.init_from)
         else:
             self.pipe = LayeredCanvasPipeline.from_spec(self.args.model, seed=cfg.seed)
+        if self.args.init_weights is not None:
+            from safetensors.torch import load_file
+
+            state = load_file(str(self.args.init_weights))
+            self.pipe.transformer.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
         self.pipe.set_progress_bar_config(disable=True)
         for name in ("text_encoder", "text_encoder_2", "vae"):
             module = getattr(self.pipe, name, None)
