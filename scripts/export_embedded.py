@@ -51,13 +51,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp32"])
+    ap.add_argument("--dest", type=Path, default=None,
+                    help="where to write (default: the package's embedded-default folder, which `--model default` "
+                         "loads); a training snapshot that is not yet the default goes elsewhere")
     args = ap.parse_args()
     final = args.run / "final" / "transformer"
     if not (final / "config.json").is_file():
         raise SystemExit(f"{final} has no exported transformer: run `layercraft train CONFIG max_steps=N` first")
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     model = LayercraftFluxTransformer.from_pretrained(final, torch_dtype=dtype)
-    dest = embedded_dir()
+    dest = args.dest or embedded_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".embedded-", dir=dest.parent))
     try:
@@ -69,6 +72,9 @@ def main() -> None:
                 "config": (args.run / "config.yaml").read_text()}
         (tmp / "model.json").write_text(json.dumps(card, indent=2))
         curve(log, tmp / "training-curve.png")
+        samples = sorted((args.run / "samples").glob("step*.png"))
+        if samples:
+            shutil.copy(samples[-1], tmp / "samples-latest.png")
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)

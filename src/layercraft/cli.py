@@ -124,42 +124,14 @@ def train(
 
 
 @app.command()
-def demo(
-    out: Path = typer.Option(Path("out/demo"), help="Output folder."),
-    steps: int = typer.Option(20, min=1, help="Denoising steps."),
-    seed: int = typer.Option(0, help="Noise seed."),
-) -> None:
-    """The main job: the embedded default model renders the bundled 4-person canvas (one locked layer).
+def demo(out: Path = typer.Option(Path("out/demo"), help="Output folder.")) -> None:
+    """The main job on the bundled example: validate, count tokens, render collage and preview.
 
-    Writes output.png, sheet.png (canvas collage | output) and preview.png, and reports the time."""
-    import time
-
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from .pipelines.loading import embedded_card, load_pipeline
-
+    (It becomes "generate with the embedded default model" once that model's weights are committed.)"""
     path = example_path()
-    canvas_validate(path, stride=8, max_layers=32)
-    canvas = load_project(path)
-    t0 = time.perf_counter()
-    pipe = load_pipeline("default")
-    pipe.set_progress_bar_config(disable=True)
-    t1 = time.perf_counter()
-    image = pipe(prompt=canvas.prompt, canvas=canvas, scheme="layercomposer", num_inference_steps=steps,
-                 generator=torch.Generator().manual_seed(seed)).images[0]
-    t2 = time.perf_counter()
-    collage = composite(canvas)
-    sheet = Image.fromarray(np.concatenate([np.asarray(collage), np.asarray(image.convert("RGB"))], 1))
-    for name, img in {"output.png": image, "sheet.png": sheet, "preview.png": preview(canvas)}.items():
-        save_image_atomic(img, out / name)
-    card = embedded_card()
-    console.print(f"prompt: {canvas.prompt!r}")
-    console.print(f"model: embedded-small, {card.get('steps', '?')} training steps; loaded in {t1 - t0:.1f} s")
-    console.print(f"[green]generated[/green] {canvas.width}×{canvas.height} with {len(canvas.layers)} layers "
-                  f"({sum(lay.locked for lay in canvas.layers)} locked) in {t2 - t1:.2f} s ({steps} steps, "
-                  f"{torch.get_num_threads()} threads) → {out / 'sheet.png'}")
+    canvas_validate(path, stride=16, max_layers=32)
+    canvas_info(path, scheme="layercomposer", token_px=8)
+    canvas_render(path, out=out, layers=False, stride=16)
 
 
 if __name__ == "__main__":
