@@ -11,24 +11,18 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from layercraft.world.perception import weights
 from layercraft.world.perception.attributes import CROP_HEADS, NAME, SCENE_HEADS, AttributeClassifier
 from layercraft.world.perception.augment import jitter
 from layercraft.world.perception.evaluate import attribute_accuracy
-from layercraft.world.perception.nets import n_params
 from layercraft.world.perception.scene_data import cached_scenes
-from layercraft.world.perception.training import Clock, cosine_lr, setup
+from layercraft.world.perception.training import Clock, add_common_args, cosine_lr, save_trained, setup
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=12000, help="128×128 train scenes")
     ap.add_argument("--images256", type=int, default=3000, help="extra 256×256 train scenes (sharper faces)")
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    add_common_args(ap, steps=2000, batch=64, lr=3e-3)
     args = ap.parse_args()
     setup(args.seed, args.threads)
     clock = Clock()
@@ -63,16 +57,8 @@ def main() -> None:
         if step % 500 == 0 or step == args.steps - 1:
             rep = attribute_accuracy(model, val)
             print(f"step {step} loss {loss.item():.3f} val {rep['accuracy']} t {clock():.0f}s", flush=True)
-    config = {
-        **model.config,
-        "input": "scene: whole image resized to 64×64; person: crops.crop (3, 64, 48), margin 1.1; "
-        "face: crops.crop (3, 32, 32) of the face box, margin 1.3",
-        "params": n_params(model),
-        "train": {**vars(args), "wall_s": round(clock()), "val": rep},
-    }
-    path = weights.save(model, NAME, config)
-    print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB), {n_params(model)} params, wall {clock():.0f}s")
-
+    save_trained(model, NAME, "scene: whole image resized to 64×64; person: crops.crop (3, 64, 48), margin 1.1; "
+                 "face: crops.crop (3, 32, 32) of the face box, margin 1.3", {**vars(args), "val": rep}, clock)
 
 if __name__ == "__main__":
     main()

@@ -9,13 +9,11 @@ import argparse
 
 import torch
 
-from layercraft.world.perception import weights
 from layercraft.world.perception.centernet import focal_loss, reg_loss, stack_targets, targets
 from layercraft.world.perception.detector import LABELS, NAME, Detector
 from layercraft.world.perception.evaluate import detection_ap
-from layercraft.world.perception.nets import n_params
 from layercraft.world.perception.scene_data import cached_scenes
-from layercraft.world.perception.training import Clock, cosine_lr, setup
+from layercraft.world.perception.training import Clock, add_common_args, cosine_lr, save_trained, setup
 
 
 def batch_targets(rec: dict, idx: torch.Tensor, flip: torch.Tensor, size: int) -> dict:
@@ -33,11 +31,7 @@ def batch_targets(rec: dict, idx: torch.Tensor, flip: torch.Tensor, size: int) -
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=12000)
-    ap.add_argument("--steps", type=int, default=1400)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=4e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    add_common_args(ap, steps=1400, batch=32, lr=4e-3)
     args = ap.parse_args()
     setup(args.seed, args.threads)
     clock = Clock()
@@ -69,16 +63,8 @@ def main() -> None:
         if step % 350 == 0 or step == args.steps - 1:
             rep = detection_ap(model, val)
             print(f"step {step} loss {loss.item():.3f} val {rep['ap50']} t {clock():.0f}s", flush=True)
-    model = model.to(memory_format=torch.contiguous_format)
-    config = {
-        **model.config,
-        "input": "whole image (3, 128, 128) float in [0, 1]; other sizes are resized to 128×128",
-        "params": n_params(model),
-        "train": {**vars(args), "wall_s": round(clock()), "val": rep},
-    }
-    path = weights.save(model, NAME, config)
-    print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB), {n_params(model)} params, wall {clock():.0f}s")
-
+    save_trained(model, NAME, "whole image (3, 128, 128) float in [0, 1]; other sizes are resized to 128×128",
+                 {**vars(args), "val": rep}, clock)
 
 if __name__ == "__main__":
     main()

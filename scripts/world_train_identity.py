@@ -13,13 +13,11 @@ import argparse
 
 import torch
 
-from layercraft.world.perception import weights
 from layercraft.world.perception.arcface import ArcMarginHead
 from layercraft.world.perception.augment import jitter
 from layercraft.world.perception.identity import NAME, IdentityEncoder
 from layercraft.world.perception.identity_data import identity_crops
-from layercraft.world.perception.nets import n_params
-from layercraft.world.perception.training import Clock, cached, cosine_lr, setup
+from layercraft.world.perception.training import Clock, add_common_args, cached, cosine_lr, save_trained, setup
 from layercraft.world.perception.verification import verification_report
 
 
@@ -27,11 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ids", type=int, default=4000)
     ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    add_common_args(ap, steps=1000, batch=128, lr=3e-3)
     args = ap.parse_args()
     setup(args.seed, args.threads)
     clock = Clock()
@@ -74,16 +68,9 @@ def main() -> None:
                 f"diff {rep['mean_cos_different']:.3f} t {clock():.0f}s",
                 flush=True,
             )
-    model = model.to(memory_format=torch.contiguous_format)
-    config = {
-        **model.config,
-        "input": "person crop (3, 64, 48) float in [0, 1], layercraft.world.perception.crops.crop(margin=1.1)",
-        "params": n_params(model),
-        "train": {**vars(args), "crops": len(x), "identities": len(classes), "wall_s": round(clock()), "val": rep},
-    }
-    path = weights.save(model, NAME, config)
-    print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB), {n_params(model)} params, wall {clock():.0f}s")
-
+    save_trained(model, NAME, "person crop (3, 64, 48) float in [0, 1], "
+                 "layercraft.world.perception.crops.crop(margin=1.1)",
+                 {**vars(args), "crops": len(x), "identities": len(classes), "val": rep}, clock)
 
 if __name__ == "__main__":
     main()

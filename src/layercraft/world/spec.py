@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .backgrounds import KINDS, TIMES
 from .person import EXPRESSIONS, FACINGS, POSES
+
+
+def _one_of(options: tuple[str, ...], what: str):
+    """A str field type that accepts only `options`, naming them in its error."""
+
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"{what} must be one of {options}")
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+Facing = _one_of(FACINGS, "facing")
+Expression = _one_of(EXPRESSIONS, "expression")
+Pose = _one_of(POSES, "pose")
+BackgroundKind = _one_of(KINDS, "background kind")
+TimeOfDay = _one_of(TIMES, "time of day")
 
 
 class PersonSpec(BaseModel):
@@ -17,31 +37,10 @@ class PersonSpec(BaseModel):
     x: float
     y: float
     height: float = Field(gt=0.02, le=1.5)  # figure height / canvas height, before the character's own height
-    facing: str = "front"
-    expression: str = "neutral"
-    pose: str = "arms down"
+    facing: Facing = "front"
+    expression: Expression = "neutral"
+    pose: Pose = "arms down"
     rotation: int = Field(default=0, ge=-15, le=15)  # degrees clockwise about the feet
-
-    @field_validator("facing")
-    @classmethod
-    def _facing(cls, v: str) -> str:
-        if v not in FACINGS:
-            raise ValueError(f"facing must be one of {FACINGS}")
-        return v
-
-    @field_validator("expression")
-    @classmethod
-    def _expression(cls, v: str) -> str:
-        if v not in EXPRESSIONS:
-            raise ValueError(f"expression must be one of {EXPRESSIONS}")
-        return v
-
-    @field_validator("pose")
-    @classmethod
-    def _pose(cls, v: str) -> str:
-        if v not in POSES:
-            raise ValueError(f"pose must be one of {POSES}")
-        return v
 
 
 class LightSpec(BaseModel):
@@ -58,23 +57,9 @@ class LightSpec(BaseModel):
 class BackgroundSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str
-    time: str = "day"
+    kind: BackgroundKind
+    time: TimeOfDay = "day"
     seed: int = Field(default=0, ge=0)
-
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, v: str) -> str:
-        if v not in KINDS:
-            raise ValueError(f"background kind must be one of {KINDS}")
-        return v
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, v: str) -> str:
-        if v not in TIMES:
-            raise ValueError(f"time of day must be one of {TIMES}")
-        return v
 
 
 class ImageSpec(BaseModel):

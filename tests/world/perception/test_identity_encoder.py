@@ -35,3 +35,18 @@ def test_same_identity_closer_than_different_on_held_out_renders(encoder):
     off = cos[~torch.eye(6, dtype=bool)]
     assert same.min() > off.max()
     assert float(same.mean()) > 0.7 and float(off.mean()) < 0.3
+
+
+def test_save_trained_writes_weights_and_a_config_that_load_back(tmp_path, monkeypatch):
+    import json
+
+    from layercraft.world.perception import weights
+    from layercraft.world.perception.identity import IdentityEncoder
+    from layercraft.world.perception.training import Clock, save_trained
+
+    monkeypatch.setattr(weights.save, "__defaults__", (tmp_path,))
+    model = IdentityEncoder(dim=16, widths=(8, 8, 8, 8))
+    path = save_trained(model, "identity_encoder", "person crop", {"steps": 3}, Clock())
+    cfg = json.loads(path.with_suffix(".json").read_text())
+    assert cfg["dim"] == 16 and cfg["input"] == "person crop" and cfg["train"]["steps"] == 3
+    assert IdentityEncoder.from_pretrained(tmp_path).config["dim"] == 16

@@ -54,3 +54,25 @@ class Clock:
 
     def __call__(self) -> float:
         return time.time() - self.t0
+
+
+def add_common_args(ap, *, steps: int, batch: int, lr: float) -> None:
+    """The optimisation options every perception training script takes."""
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+
+
+def save_trained(model: torch.nn.Module, name: str, input_note: str, train: dict, clock: Clock) -> Path:
+    """Write weights + JSON config (architecture, input convention, size, how it was trained); report."""
+    from . import weights
+    from .nets import n_params
+
+    model = model.to(memory_format=torch.contiguous_format)
+    config = {**model.config, "input": input_note, "params": n_params(model),
+              "train": {**train, "wall_s": round(clock())}}
+    path = weights.save(model, name, config)
+    print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB), {n_params(model)} params, wall {clock():.0f}s")
+    return path
