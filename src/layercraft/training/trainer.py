@@ -7,6 +7,7 @@ from the newest one. `log.jsonl` holds one line per optimizer step.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -152,6 +153,12 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     if accelerator.is_main_process:
         with _ema_weights(ema, params):
             task.export(accelerator.unwrap_model(model), out / "final")
+    accelerator.wait_for_everyone()
+    # Drop the DDP wrapper (its reducer holds the process group) before the group is destroyed: a gloo
+    # group torn down under a live reducer can hang at interpreter exit when one rank is slower.
+    accelerator.free_memory()
+    del model, optimizer, scheduler
+    gc.collect()
     accelerator.end_training()
     return TrainResult(steps=state.step, losses=losses, output_dir=out)
 
