@@ -193,3 +193,19 @@ def test_dam_requires_generators(stock, inputs):
     tokens, ids, segment = _cond(inputs)
     with pytest.raises(ValueError, match="dam_hidden_dim"):
         _run(ours, inputs, tokens, ids, JointConditioning(segment, dam=True))
+
+
+def test_sample_prediction_returns_the_implied_velocity(tiny, inputs, tmp_path):
+    torch.manual_seed(0)
+    xpred = LayercraftFluxTransformer(**TINY, identity_embed_dim=8, dam_hidden_dim=8,
+                                      prediction_type="sample", sigma_floor=0.1).eval()
+    xpred.load_state_dict(tiny.state_dict())
+    t = torch.tensor([0.6, 0.02])  # the second is below the floor
+    raw = _run(tiny, inputs, None, None, timestep=t)  # the same network read as x̂₀
+    v = _run(xpred, inputs, None, None, timestep=t)
+    s = torch.tensor([0.6, 0.1]).view(-1, 1, 1)
+    torch.testing.assert_close(v, (inputs["noisy"] - raw) / s)
+    xpred.save_pretrained(tmp_path)  # the choice is part of the saved config
+    assert LayercraftFluxTransformer.from_pretrained(tmp_path).config.prediction_type == "sample"
+    with pytest.raises(ValueError, match="prediction_type"):
+        LayercraftFluxTransformer(**TINY, prediction_type="epsilon")

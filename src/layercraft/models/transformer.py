@@ -12,6 +12,8 @@ latents, and the joint attention sequence is [text (T); noisy; conditions] — t
 - DAM temperature generators (config `dam_hidden_dim > 0`, switched on per call with `dam=True`);
 - a condition KV cache (`conditioning.kv_cache`): the first call writes condition keys/values, later
   calls pass only the noisy latents and reuse them.
+- `prediction_type="sample"` (config): the network predicts clean tokens and the forward returns the
+  implied velocity, so pipelines and trainers see a flow model either way (the embedded default uses it).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         identity_embed_dim: int = 0,
         dam_hidden_dim: int = 0,
         dam_t_min: float = 0.01,
+        prediction_type: str = "flow",
+        sigma_floor: float = 0.05,
     ):
         super().__init__(patch_size=patch_size, in_channels=in_channels, out_channels=out_channels,
                          num_layers=num_layers, num_single_layers=num_single_layers,
@@ -97,6 +101,8 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
             if dam_hidden_dim > 0:
                 block.attn.temperature = TemperatureGenerator(dim, heads, dam_hidden_dim, dam_t_min)
         self.identity_projector = IdentityProjector(identity_embed_dim, dim) if identity_embed_dim > 0 else None
+        if prediction_type not in ("flow", "sample"):
+            raise ValueError(f"prediction_type must be 'flow' or 'sample', not {prediction_type!r}")
 
     @classmethod
     def from_stock(cls, stock: FluxTransformer2DModel, **extensions: Any) -> LayercraftFluxTransformer:
@@ -157,6 +163,7 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
             self._check_cacheable(cond)
             cache.n_cond = cond.n_cond
         n_noisy = hidden_states.shape[1] - (0 if cond is None or reading else cond.n_cond)
+        x_in, sigma = hidden_states, timestep  # kept for the sample → velocity conversion
 
         hidden_states = self.x_embedder(hidden_states)  # (B, N, D)
         timestep = timestep.to(hidden_states.dtype) * 1000
@@ -195,6 +202,13 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
 
         hidden_states = self.norm_out(hidden_states, temb)
         output = self.proj_out(hidden_states)  # (B, N, patch² · out_channels)
+        if self.config.prediction_type == "sample":
+            # The network predicts the clean tokens x̂₀; callers always get the flow velocity
+            # v = (x_σ − x̂₀) / σ. Predicting data rather than noise is what lets a small pixel-space model
+            # denoise high-dimensional tokens (Li & He 2025, "Back to Basics"); σ is floored so that the
+            # implied v-loss weight stays bounded near σ = 0.
+            s = sigma.to(output.dtype).clamp_min(self.config.sigma_floor).view(-1, 1, 1)
+            output = (x_in.to(output.dtype) - output) / s
         if not return_dict:
             return (output,)
         return Transformer2DModelOutput(sample=output)
