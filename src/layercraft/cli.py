@@ -124,14 +124,40 @@ def train(
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("out/demo"), help="Output folder.")) -> None:
-    """The main job on the bundled example: validate, count tokens, render collage and preview.
+def demo(
+    out: Path = typer.Option(Path("out/demo"), help="Output folder."),
+    steps: int = typer.Option(20, min=1, help="Sampling steps."),
+    seed: int = typer.Option(0, help="Noise seed."),
+    model: str = typer.Option("default", help="'default' (the embedded model), a registry name or a folder."),
+) -> None:
+    """The main job: the bundled 4-person canvas `four-friends` (one locked layer) → one image.
 
-    (It becomes "generate with the embedded default model" once that model's weights are committed.)"""
+    Writes OUT/output.png, OUT/sheet.png (canvas collage | output) and OUT/preview.png (lock state, z-order)."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from .pipelines.loading import load_pipeline
+
     path = example_path()
     canvas_validate(path, stride=16, max_layers=32)
-    canvas_info(path, scheme="layercomposer", token_px=8)
-    canvas_render(path, out=out, layers=False, stride=16)
+    canvas = load_project(path)
+    t0 = time.perf_counter()
+    pipe = load_pipeline(model)
+    loaded = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    image = pipe(canvas.prompt, canvas, num_inference_steps=steps,
+                 generator=torch.Generator().manual_seed(seed)).images[0].convert("RGB")
+    took = time.perf_counter() - t0
+    collage = composite(canvas).convert("RGB").resize(image.size)
+    sheet = Image.fromarray(np.concatenate([np.asarray(collage), np.asarray(image)], axis=1))
+    for name, img in (("output.png", image), ("sheet.png", sheet), ("preview.png", preview(canvas))):
+        save_image_atomic(img, out / name)
+    console.print(f"prompt: {canvas.prompt!r}")
+    console.print(f"model {model!r} loaded in {loaded:.1f} s; {image.width}×{image.height} image in {took:.2f} s "
+                  f"({steps} steps, {torch.get_num_threads()} threads)")
+    console.print(f"wrote {out / 'output.png'}, {out / 'sheet.png'} (collage | output), {out / 'preview.png'}")
 
 
 if __name__ == "__main__":

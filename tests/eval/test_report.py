@@ -42,3 +42,17 @@ def test_plots_and_ablation_table(tmp_path):
     lc = [r for r in rows if r["method"] == "layercomposer" and r["suite"] == "occlusion"][0]
     assert lc["ran"] and lc["metrics"]["sim_gt"] == 0.4 and lc["metrics"]["fid"] is None
     assert not [r for r in rows if r["method"] == "kontext_collage"][0]["ran"]
+
+
+def test_bench_runs_each_runnable_ablation_row_on_its_own_suite():
+    from layercraft.eval.cli import ALL_SUITES, ablation_plan
+    from layercraft.eval.methods import METHODS
+
+    plan = ablation_plan()
+    assert set(plan) <= set(ALL_SUITES)
+    for a in ABLATIONS:
+        for name in (a.baseline, a.variant):
+            suite = f"world-{a.suite.lower()}"
+            # a switch row runs where its claim is measured; a separately trained variant is never guessed
+            assert (name in plan.get(suite, [])) == (name in METHODS)
+    assert all(len(v) == len(set(v)) for v in plan.values())

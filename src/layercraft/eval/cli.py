@@ -113,8 +113,28 @@ def bench(
     count: int = typer.Option(8, help="Cases per suite."),
     steps: int = typer.Option(28, help="Sampling steps."),
     method: list[str] = typer.Option([DEFAULT_METHOD], help="Model method(s) besides the reference rows."),
+    ablations: bool = typer.Option(True, help="Also run each ablation's two rows on its own suite."),
 ) -> None:
-    """All world suites × (reference rows + METHOD), then the report: the one command behind docs/eval/."""
+    """All world suites × (reference rows + METHOD), each ablation's rows on its suite, then the report:
+    the one command behind docs/eval/."""
     run_suites(ALL_SUITES, list(dict.fromkeys([*REFERENCE_ROWS, *method])), run_dir, model=model, count=count,
                steps=steps)
+    if ablations:
+        for suite, methods in ablation_plan().items():
+            run_suites([suite], methods, run_dir, model=model, count=count, steps=steps)
     report(run_dir, out, f"layercraft evaluation — {model}", 4)
+
+
+def ablation_plan() -> dict[str, list[str]]:
+    """suite → the ablation rows to run there; rows of separately trained variants (NAME@VARIANT) come from
+    `eval run --variant` on their own model and are left out."""
+    from .ablations import ABLATIONS
+
+    plan: dict[str, list[str]] = {}
+    for a in ABLATIONS:
+        for name in (a.baseline, a.variant):
+            if name in METHODS:
+                plan.setdefault(f"world-{a.suite.lower()}", [])
+                if name not in plan[f"world-{a.suite.lower()}"]:
+                    plan[f"world-{a.suite.lower()}"].append(name)
+    return plan
