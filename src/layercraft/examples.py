@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from .canvas import Canvas
-from .training.recipes import canvas_prompt
 from .world.export import locking_aware_canvas
 from .world.layout import scene
+from .world.prompts import canvas_prompt
 
 EXAMPLES = {"four-friends": "four-friends.lcp"}
 SCENE = 90000024  # a held-out (test split) scene: a beach at sunset

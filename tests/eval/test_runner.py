@@ -108,3 +108,13 @@ def test_parse_shard():
     assert parse_shard("auto") == (0, 1)  # a plain process: accelerate reports rank 0 of 1
     with pytest.raises(ValueError):
         parse_shard("3/3")
+
+
+def test_world_cases_prompt_like_the_canvas_training_data():
+    from layercraft.eval.cases import load_cases
+
+    case = load_cases("world-2p", 1, 64)[0]
+    assert case.prompt.startswith("two people")
+    for p in case.truth["people"]:
+        assert f"{p['expression']}, {p['pose']}" in case.prompt
+    assert case.truth["caption"] != case.prompt and len(case.truth["caption"]) > len(case.prompt)

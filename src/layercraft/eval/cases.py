@@ -105,12 +105,16 @@ def world_case(suite: str, index: int, entry: dict, size: int | None = None) -> 
     layout is resolution-free), else at the suite's size."""
     from ..world.export import locking_aware_canvas
     from ..world.layout import image_spec, scene
+    from ..world.prompts import canvas_prompt
     from ..world.scene import render
 
     size = (size, size) if size else (entry["spec"]["width"], entry["spec"]["height"])
     sc = scene(entry["scene"], n_people=entry["n_people"], occlusion=entry["occlusion"])
     canvas, tgt = locking_aware_canvas(sc, entry["target"], entry.get("locked", []), entry["source"],
                                        width=size[0], height=size[1])
+    # The prompt says what a layered canvas cannot (scene, time, each person's expression and pose, left to
+    # right) in the form the canvas models are trained on; the long descriptive caption stays in `truth`.
+    canvas.prompt = canvas_prompt(tgt.meta, np.random.default_rng(int(entry["scene"])))
     src = render(image_spec(sc, entry["source"], *size))
     by_identity = {p["identity"]: _person_attrs(p) for p in src.meta["people"]}
     rasters = {r.id: r for r in rasterize(canvas)}
@@ -126,6 +130,7 @@ def world_case(suite: str, index: int, entry: dict, size: int | None = None) -> 
         target_boxes=tgt.person_boxes.astype(float),
         truth={
             "image": dict(tgt.meta["background"]),
+            "caption": tgt.meta["prompt"],
             "people": [_person_attrs(p) for p in tgt.meta["people"]],
             "reference_people": [
                 None if canvas.layer(s).locked else by_identity[p["identity"]]

@@ -24,18 +24,11 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from ..canvas import Canvas, Layer
 from ..world.export import category_canvas, face_location_canvas, locking_aware_canvas
 from ..world.layout import image_spec, scene
+from ..world.prompts import canvas_prompt
 from ..world.scene import render
 from ..world.splits import check_split, scene_range
 
 IMAGES_PER_SCENE = 8
-_NUMBERS = ["no one", "one person", "two people", "three people", "four people", "five people", "six people",
-            "seven people", "eight people"]
-_BACKGROUND = {"beach": "on a beach", "snow": "in the snow", "forest": "in a forest", "city street": "on a city street",
-               "park": "in a park", "desert": "in a desert", "studio": "in a photo studio",
-               "night sky": "under the open sky"}
-_TIME = {"day": "during the day", "sunset": "at sunset", "night": "at night"}
-
-
 @dataclass
 class Example:
     canvas: Canvas
@@ -51,18 +44,6 @@ def _boxes(sample) -> tuple[np.ndarray, np.ndarray]:
     full = (sample.layers[..., 3] >= 128).reshape(sample.n, -1).sum(1)
     seen = sample.visible.reshape(sample.n, -1).sum(1)
     return sample.person_boxes.astype(np.float32), seen / np.maximum(full, 1)
-
-
-def canvas_prompt(meta: dict, rng: np.random.Generator) -> str:
-    """A short prompt saying what the canvas cannot: scene, time, and each person's expression and pose
-    (left to right). The identities come from the canvas, not the text."""
-    people = sorted(zip(meta["spec"]["people"], meta["people"], strict=True), key=lambda p: p[0]["x"])
-    bg = meta["background"]
-    head = f"{_NUMBERS[min(len(people), 8)]} {_BACKGROUND.get(bg['kind'], bg['kind'])} {_TIME[bg['time']]}"
-    parts = [f"{p['expression']}, {p['pose']}" for _, p in people]
-    if rng.random() < 0.5 or len(parts) == 1:
-        return f"{head}: " + "; ".join(parts) + "."
-    return f"{head}. From left to right: " + "; ".join(parts) + "."
 
 
 def _relight(img: Image.Image, rng: np.random.Generator, strength: float = 0.12) -> Image.Image:

@@ -122,3 +122,25 @@ def prompt(spec: ImageSpec) -> str:
                     )
     parts.extend(relations[:3])
     return " ".join(parts)
+
+
+# ---- the short canvas prompt (training recipes, evaluation cases, the bundled example) --------------------
+_CANVAS_COUNT = ["no one", "one person", "two people", "three people", "four people", "five people",
+                 "six people", "seven people", "eight people"]
+_CANVAS_PLACE = {"beach": "on a beach", "snow": "in the snow", "forest": "in a forest",
+                 "city street": "on a city street", "park": "in a park", "desert": "in a desert",
+                 "studio": "in a photo studio", "night sky": "under the open sky"}
+_CANVAS_TIME = {"day": "during the day", "sunset": "at sunset", "night": "at night"}
+
+
+def canvas_prompt(meta: dict, rng: np.random.Generator) -> str:
+    """A short prompt saying what the canvas cannot: scene, time, and each person's expression and pose
+    (left to right). The identities come from the canvas, not the text."""
+    people = sorted(zip(meta["spec"]["people"], meta["people"], strict=True), key=lambda p: p[0]["x"])
+    bg = meta["background"]
+    place = _CANVAS_PLACE.get(bg["kind"], bg["kind"])
+    head = f"{_CANVAS_COUNT[min(len(people), 8)]} {place} {_CANVAS_TIME[bg['time']]}"
+    parts = [f"{p['expression']}, {p['pose']}" for _, p in people]
+    if rng.random() < 0.5 or len(parts) == 1:
+        return f"{head}: " + "; ".join(parts) + "."
+    return f"{head}. From left to right: " + "; ".join(parts) + "."
