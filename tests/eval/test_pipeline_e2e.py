@@ -36,3 +36,21 @@ def test_cli_runs_tiny_pipeline_with_reference_rows_then_resumes_and_reports(tmp
     assert r4.exit_code == 0, r4.output
     assert "kontext_collage" in (docs / "index.html").read_text()
     assert json.loads((run / "records.jsonl").read_text().splitlines()[0])["suite"] == "lock"
+
+
+def test_regulation_row_runs_the_same_model_and_canvas_with_box_regulation():
+    import numpy as np
+
+    from layercraft.eval.cases import load_cases
+    from layercraft.eval.methods import get_method, make_generate
+    from layercraft.pipelines.loading import load_pipeline
+
+    pipe = load_pipeline("tiny-test")
+    case = load_cases("world-2p", 1, 32)[0]
+    assert "people" in case.prompt.split()
+    plain = make_generate(get_method("layercomposer"), pipe, steps=2)(case)
+    regulated = make_generate(get_method("layercomposer-regulation"), pipe, steps=2)(case)
+    again = make_generate(get_method("layercomposer-regulation"), pipe, steps=2)(case)
+    assert plain.size == regulated.size == (32, 32)
+    assert np.array_equal(np.asarray(regulated), np.asarray(again))  # seeded
+    assert not np.array_equal(np.asarray(plain), np.asarray(regulated))  # the latent update acted

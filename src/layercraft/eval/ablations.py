@@ -38,6 +38,8 @@ ABLATIONS = (
              "anyphoto@no-curriculum", "anyphoto", IDENTITY),
     Ablation("One-for-All", "with vs without CCPA + DAM (single-subject training)", "4P",
              "one_for_all", "one_for_all-ccpa-dam", ("sim_gt", "cp", "iou", "acc_expression", "acc_pose")),
+    Ablation("LCP-Diffusion", "box-constrained attention regulation raises layout AP", "4P",
+             "layercomposer", "layercomposer-regulation", ("ap", "ap50", "iou", "sim_gt", "seconds")),
 )
 
 

@@ -30,6 +30,7 @@ class Method:
     scheme: str = "layercomposer"
     switches: dict = field(default_factory=dict)  # pipeline keyword switches (prune, isolation, modulation, …)
     unlock_all: bool = False  # drop every lock flag (LayerComposer locked-vs-unlocked ablation)
+    regulation: bool = False  # LCP box-constrained attention regulation (eq. 5-8) at inference
 
 
 METHODS = {m.name: m for m in [
@@ -45,6 +46,7 @@ METHODS = {m.name: m for m in [
     Method("anyphoto-modulation", "pipeline", "anyphoto", {"isolation": True, "modulation": True}),
     Method("one_for_all", "pipeline", "one_for_all"),
     Method("one_for_all-ccpa-dam", "pipeline", "one_for_all", {"ccpa": True, "dam": True}),
+    Method("layercomposer-regulation", "pipeline", "layercomposer", regulation=True),
 ]}
 REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
 DEFAULT_METHOD = "layercomposer"
@@ -90,6 +92,8 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
     if pipe is None:
         raise ValueError(f"method {method.name!r} needs a pipeline")
     scheme = "layercomposer" if method.kind == "base_t2i" else method.scheme
+    if method.regulation:
+        return _regulated(method, pipe, steps, guidance, seed_offset)
 
     def run(case: Case) -> Image.Image:
         canvas = canvas_for(method, case)
@@ -101,5 +105,28 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = pipe(prompt=case.prompt, canvas=canvas, scheme=scheme, num_inference_steps=steps,
                    guidance_scale=guidance, generator=g, output_type="pil", **kw)
+        return out.images[0]
+    return run
+
+
+SUBJECT_WORDS = ("people", "person")
+
+
+def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: int) -> Generate:
+    """The same model and canvas through `LcpFluxPipeline` with box regulation on. World prompts name the
+    subjects only by the count word ("four people"), so every subject's attention map is that token's: with one
+    shared token the K position losses (eq. 5) sum to K − (its attention mass inside the union of the boxes)."""
+    from ..pipelines.inputs import Switches
+    from ..pipelines.lcp import LcpFluxPipeline
+
+    lcp = LcpFluxPipeline(**pipe.components, max_sequence_length=pipe.config.max_sequence_length)
+
+    def run(case: Case) -> Image.Image:
+        canvas = canvas_for(method, case)
+        words = next((w for w in SUBJECT_WORDS if w in case.prompt.lower().split()), None)
+        tokens = {s: words for s in case.subjects} if words else None
+        g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
+        out = lcp(case.prompt, canvas, scheme=method.scheme, num_inference_steps=steps, guidance_scale=guidance,
+                  generator=g, regulation=True, subject_tokens=tokens, switches=Switches(**method.switches))
         return out.images[0]
     return run
