@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for a fresh machine: set up `.venv/` if needed, then run a job.
 
-    python3 make.py demo    # install what is missing, run the main job on the embedded default
+    python3 make.py demo    # install what is missing, generate from the bundled canvas with the embedded default
     python3 make.py test    # install what is missing, run the whole test suite (what CI runs)
 
 Set-up is idempotent: the installed state is keyed by a hash of pyproject.toml, so a second run

@@ -209,3 +209,20 @@ def test_sample_prediction_returns_the_implied_velocity(tiny, inputs, tmp_path):
     assert LayercraftFluxTransformer.from_pretrained(tmp_path).config.prediction_type == "sample"
     with pytest.raises(ValueError, match="prediction_type"):
         LayercraftFluxTransformer(**TINY, prediction_type="epsilon")
+
+
+def test_preconditioned_prediction_is_skip_plus_scaled_network_output(tiny, inputs):
+    torch.manual_seed(0)
+    pre = LayercraftFluxTransformer(**TINY, identity_embed_dim=8, dam_hidden_dim=8,
+                                    prediction_type="preconditioned").eval()
+    pre.load_state_dict(tiny.state_dict())
+    t = torch.tensor([0.6, 0.0])  # σ = 0 must stay finite
+    f = _run(tiny, inputs, None, None, timestep=t)  # the same network read as F
+    v = _run(pre, inputs, None, None, timestep=t)
+    s = t.view(-1, 1, 1)
+    d = ((1 - s) ** 2 + s**2).sqrt()
+    x0_hat = (1 - s) / d**2 * inputs["noisy"] + s / d * f
+    torch.testing.assert_close(v[:1], ((inputs["noisy"] - x0_hat) / s)[:1])
+    assert torch.isfinite(v).all()
+    # the clean estimate x_σ − σ·v recovers x̂₀ (what the identity loss reads)
+    torch.testing.assert_close(inputs["noisy"] - s * v, x0_hat)

@@ -62,7 +62,7 @@ REGISTRY: dict[str, ModelSpec] = {
         transformer=dict(in_channels=192, num_layers=2, num_single_layers=6, attention_head_dim=64,
                          num_attention_heads=4, joint_attention_dim=384, pooled_projection_dim=384,
                          axes_dims_rope=(8, 28, 28), identity_embed_dim=128, dam_hidden_dim=32,
-                         prediction_type="sample"),
+                         prediction_type="preconditioned"),
         vae=dict(factor=4, scaling_factor=2.0),
     ),
     "flux1-kontext-dev": ModelSpec(name="flux1-kontext-dev", resolution=1024, text="pretrained",

@@ -12,8 +12,10 @@ latents, and the joint attention sequence is [text (T); noisy; conditions] — t
 - DAM temperature generators (config `dam_hidden_dim > 0`, switched on per call with `dam=True`);
 - a condition KV cache (`conditioning.kv_cache`): the first call writes condition keys/values, later
   calls pass only the noisy latents and reuse them.
-- `prediction_type="sample"` (config): the network predicts clean tokens and the forward returns the
-  implied velocity, so pipelines and trainers see a flow model either way (the embedded default uses it).
+- `prediction_type` (config): "flow" (stock: the network is the velocity), "sample" (it predicts x̂₀) or
+  "preconditioned" (x̂₀ = c_skip·x_σ + c_out·F); the forward always returns the velocity, so pipelines and
+  trainers see a flow model either way. The embedded default is preconditioned: a small pixel-space model
+  cannot pass high-dimensional noise through (v-prediction) nor reproduce fine detail at low σ (x-prediction).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def rotary_tables(pos_embed: nn.Module, txt_ids: torch.Tensor, img_ids: torch.Te
     return cos.view(b, ids.shape[1], -1), sin.view(b, ids.shape[1], -1)
 
 
+PREDICTION_TYPES = ("flow", "sample", "preconditioned")
+
+
 class LayercraftFluxTransformer(FluxTransformer2DModel):
     _no_split_modules = ["LayercraftTransformerBlock", "LayercraftSingleTransformerBlock"]
     _repeated_blocks = ["LayercraftTransformerBlock", "LayercraftSingleTransformerBlock"]
@@ -101,8 +106,8 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
             if dam_hidden_dim > 0:
                 block.attn.temperature = TemperatureGenerator(dim, heads, dam_hidden_dim, dam_t_min)
         self.identity_projector = IdentityProjector(identity_embed_dim, dim) if identity_embed_dim > 0 else None
-        if prediction_type not in ("flow", "sample"):
-            raise ValueError(f"prediction_type must be 'flow' or 'sample', not {prediction_type!r}")
+        if prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, not {prediction_type!r}")
 
     @classmethod
     def from_stock(cls, stock: FluxTransformer2DModel, **extensions: Any) -> LayercraftFluxTransformer:
@@ -141,6 +146,16 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         index = torch.cat([torch.zeros(b, n_noisy, dtype=torch.long, device=temb.device),
                            torch.where(seg >= 0, seg + 1, 0)], dim=1)  # (B, L + M)
         return TokenModulation(vectors, index)
+
+    def _to_velocity(self, out: torch.Tensor, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Network output (B, N, C) → flow velocity v = (x_σ − x̂₀) / σ, for x_σ = (1 − σ)·x₀ + σ·ε; s: (B, 1, 1)."""
+        if self.config.prediction_type == "sample":  # out = x̂₀; σ floored to bound the implied v-loss weight
+            return (x - out) / s.clamp_min(self.config.sigma_floor)
+        # "preconditioned": x̂₀ = c_skip·x_σ + c_out·F with c_skip = (1 − σ)/D², c_out = σ/D, D² = (1 − σ)² + σ²
+        # (Karras et al. 2022 preconditioning on the rectified-flow path, unit data variance): F has unit-variance
+        # targets at every σ, the skip path carries x_σ exactly, and v = ((2σ − 1)/D²)·x_σ − F/D has no 1/σ.
+        d2 = (1 - s) ** 2 + s**2
+        return (2 * s - 1) / d2 * x - out / d2.sqrt()
 
     @apply_lora_scale("joint_attention_kwargs")
     def forward(
@@ -202,13 +217,8 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
 
         hidden_states = self.norm_out(hidden_states, temb)
         output = self.proj_out(hidden_states)  # (B, N, patch² · out_channels)
-        if self.config.prediction_type == "sample":
-            # The network predicts the clean tokens x̂₀; callers always get the flow velocity
-            # v = (x_σ − x̂₀) / σ. Predicting data rather than noise is what lets a small pixel-space model
-            # denoise high-dimensional tokens (Li & He 2025, "Back to Basics"); σ is floored so that the
-            # implied v-loss weight stays bounded near σ = 0.
-            s = sigma.to(output.dtype).clamp_min(self.config.sigma_floor).view(-1, 1, 1)
-            output = (x_in.to(output.dtype) - output) / s
+        if self.config.prediction_type != "flow":
+            output = self._to_velocity(output, x_in.to(output.dtype), sigma.to(output.dtype).view(-1, 1, 1))
         if not return_dict:
             return (output,)
         return Transformer2DModelOutput(sample=output)
