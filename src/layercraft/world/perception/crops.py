@@ -19,7 +19,7 @@ FACE_MARGIN = 1.3
 def to_float_image(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     """(H, W, 3) uint8 array or (3, H, W) uint8/float tensor → (3, H, W) float32 in [0, 1]."""
     if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        image = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)  # a private, writable copy
     if image.dtype == torch.uint8:
         return image.float() / 255.0
     return image.float()
