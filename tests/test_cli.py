@@ -36,3 +36,20 @@ def test_bundled_example_matches_its_builder():
     from layercraft.examples import four_friends
 
     assert load_project(example_path()).model_dump(mode="json") == four_friends().model_dump(mode="json")
+
+
+def test_demo_generates_the_bundled_canvas_with_the_committed_embedded_model(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from layercraft.pipelines.loading import embedded_card, load_embedded
+
+    assert load_embedded().transformer.config.prediction_type == "preconditioned"
+    assert embedded_card()["steps"] > 0
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--steps", "2"])
+    assert res.exit_code == 0, res.output
+    out = Image.open(tmp_path / "output.png")
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png"))
+    assert out.size == (128, 128) and sheet.shape == (128, 256, 3)
+    assert np.array_equal(sheet[:, 128:], np.asarray(out.convert("RGB")))  # collage | output
+    assert "loaded in" in res.output and "image in" in res.output
