@@ -18,7 +18,8 @@ ALL_SUITES = ["world-1p", "world-2p", "world-4p", "world-6p", "world-8p", "world
 
 
 def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str = "default", count: int | None = None,
-               size: int | None = None, steps: int = 28, guidance: float = 3.5, shard: str = "0/1",
+               size: int | None = None, steps: int = 28, guidance: float = 3.5, true_cfg: float = 1.0,
+               shard: str = "0/1",
                variant: str | None = None, backends: str = "auto", clip: Path | None = None,
                dino: Path | None = None, match: str = "box", progress: bool = True) -> int:
     """Run every (suite, method); returns the number of images generated. The pipeline is loaded once."""
@@ -42,7 +43,7 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
     for suite in suites:
         cases = load_cases(suite, count, size)
         for m in ms:
-            gen = make_generate(m, pipe, steps=steps, guidance=guidance, identity=be.identity)
+            gen = make_generate(m, pipe, steps=steps, guidance=guidance, identity=be.identity, true_cfg=true_cfg)
             total += run_method(cases, m, gen, out, be, score, opts)
     return total
 
@@ -58,6 +59,7 @@ def run(
     size: int = typer.Option(None, help="Render world cases at this side in px (default: the model's)."),
     steps: int = typer.Option(28, help="Sampling steps."),
     guidance: float = typer.Option(3.5, help="Guidance scale."),
+    true_cfg: float = typer.Option(1.0, help="True classifier-free guidance scale (> 1: a negative pass per step)."),
     shard: str = typer.Option("0/1", help="'i/n': this process runs cases i, i+n, …; 'auto': accelerate rank."),
     variant: str = typer.Option(None, help="Record methods as METHOD@VARIANT (e.g. a differently trained model)."),
     backends: str = typer.Option("auto", help="Perception backends: auto (world models if present) or none."),
@@ -69,8 +71,8 @@ def run(
     """Generate and score; resumable (cases already in the run folder are skipped)."""
     methods = list(dict.fromkeys([*(REFERENCE_ROWS if references else ()), *method]))
     n = run_suites(suite, methods, out, model=model, count=count, size=size, steps=steps, guidance=guidance,
-                   shard=shard, variant=variant, backends=backends, clip=clip, dino=dino, match=match,
-                   progress=progress)
+                   true_cfg=true_cfg, shard=shard, variant=variant, backends=backends, clip=clip, dino=dino,
+                   match=match, progress=progress)
     console.print(f"generated {n} images into {out}")
     summary(out)
 
@@ -114,14 +116,15 @@ def bench(
     steps: int = typer.Option(28, help="Sampling steps."),
     method: list[str] = typer.Option([DEFAULT_METHOD], help="Model method(s) besides the reference rows."),
     ablations: bool = typer.Option(True, help="Also run each ablation's two rows on its own suite."),
+    true_cfg: float = typer.Option(1.0, help="True classifier-free guidance scale (> 1: a negative pass per step)."),
 ) -> None:
     """All world suites × (reference rows + METHOD), each ablation's rows on its suite, then the report:
     the one command behind docs/eval/."""
     run_suites(ALL_SUITES, list(dict.fromkeys([*REFERENCE_ROWS, *method])), run_dir, model=model, count=count,
-               steps=steps)
+               steps=steps, true_cfg=true_cfg)
     if ablations:
         for suite, methods in ablation_plan().items():
-            run_suites([suite], methods, run_dir, model=model, count=count, steps=steps)
+            run_suites([suite], methods, run_dir, model=model, count=count, steps=steps, true_cfg=true_cfg)
     report(run_dir, out, f"layercraft evaluation — {model}", 4)
 
 

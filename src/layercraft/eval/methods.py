@@ -79,7 +79,7 @@ def identity_embeds(case: Case, canvas: Canvas, backend) -> dict[str, torch.Tens
 
 
 def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float = 3.5, identity=None,
-                  seed_offset: int = 0) -> Generate:
+                  seed_offset: int = 0, true_cfg: float = 1.0) -> Generate:
     """A `Generate` for `method`; pipeline methods need `pipe` (a LayeredCanvasPipeline)."""
     if method.kind == "ground_truth":
         def gt(case: Case) -> Image.Image:
@@ -93,7 +93,7 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
         raise ValueError(f"method {method.name!r} needs a pipeline")
     scheme = "layercomposer" if method.kind == "base_t2i" else method.scheme
     if method.regulation:
-        return _regulated(method, pipe, steps, guidance, seed_offset)
+        return _regulated(method, pipe, steps, guidance, seed_offset, true_cfg)
 
     def run(case: Case) -> Image.Image:
         canvas = canvas_for(method, case)
@@ -104,7 +104,7 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
             kw["identity_embeds"] = [identity_embeds(case, canvas, identity)]
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = pipe(prompt=case.prompt, canvas=canvas, scheme=scheme, num_inference_steps=steps,
-                   guidance_scale=guidance, generator=g, output_type="pil", **kw)
+                   guidance_scale=guidance, true_cfg_scale=true_cfg, generator=g, output_type="pil", **kw)
         return out.images[0]
     return run
 
@@ -112,7 +112,7 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
 SUBJECT_WORDS = ("people", "person")
 
 
-def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: int) -> Generate:
+def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: int, true_cfg: float) -> Generate:
     """The same model and canvas through `LcpFluxPipeline` with box regulation on. World prompts name the
     subjects only by the count word ("four people"), so every subject's attention map is that token's: with one
     shared token the K position losses (eq. 5) sum to K − (its attention mass inside the union of the boxes)."""
@@ -127,6 +127,7 @@ def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: i
         tokens = {s: words for s in case.subjects} if words else None
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = lcp(case.prompt, canvas, scheme=method.scheme, num_inference_steps=steps, guidance_scale=guidance,
-                  generator=g, regulation=True, subject_tokens=tokens, switches=Switches(**method.switches))
+                  true_cfg_scale=true_cfg, generator=g, regulation=True, subject_tokens=tokens,
+                  switches=Switches(**method.switches))
         return out.images[0]
     return run
