@@ -125,6 +125,7 @@ def bench(
     if ablations:
         for suite, methods in ablation_plan().items():
             run_suites([suite], methods, run_dir, model=model, count=count, steps=steps, true_cfg=true_cfg)
+    summary(run_dir)
     report(run_dir, out, f"layercraft evaluation — {model}", 4)
 
 

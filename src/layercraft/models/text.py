@@ -66,9 +66,20 @@ def minilm_path() -> Path:
 
 def load_minilm() -> tuple[PreTrainedTokenizerFast, BertModel]:
     """Tokenizer and BertModel (384-d) of all-MiniLM-L6-v2, offline."""
+    from transformers.utils import logging as hf_logging
+
     path = minilm_path()
     tokenizer = PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
-    return tokenizer, BertModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False).eval()
+    # The checkpoint's pooler weights are dropped on purpose (we pool ourselves); keep its load report quiet.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model = BertModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False).eval()
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+    return tokenizer, model
 
 
 TINY_WORDS = ["a", "an", "the", "and", "of", "in", "on", "with", "person", "man", "woman", "child", "dog", "cat",
