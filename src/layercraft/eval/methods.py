@@ -10,6 +10,7 @@ Model rows are a scheme plus pipeline switches; ablation rows differ from them i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -123,7 +124,7 @@ def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: i
 
     def run(case: Case) -> Image.Image:
         canvas = canvas_for(method, case)
-        words = next((w for w in SUBJECT_WORDS if w in case.prompt.lower().split()), None)
+        words = next((w for w in SUBJECT_WORDS if re.search(rf"\b{w}\b", case.prompt.lower())), None)
         tokens = {s: words for s in case.subjects} if words else None
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = lcp(case.prompt, canvas, scheme=method.scheme, num_inference_steps=steps, guidance_scale=guidance,
