@@ -136,9 +136,6 @@ def ablation_plan() -> dict[str, list[str]]:
 
     plan: dict[str, list[str]] = {}
     for a in ABLATIONS:
-        for name in (a.baseline, a.variant):
-            if name in METHODS:
-                plan.setdefault(f"world-{a.suite.lower()}", [])
-                if name not in plan[f"world-{a.suite.lower()}"]:
-                    plan[f"world-{a.suite.lower()}"].append(name)
-    return plan
+        rows = plan.setdefault(f"world-{a.suite.lower()}", [])
+        rows += [m for m in (a.baseline, a.variant) if m in METHODS and m not in rows]
+    return {suite: rows for suite, rows in plan.items() if rows}
