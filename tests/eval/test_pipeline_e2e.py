@@ -54,3 +54,38 @@ def test_regulation_row_runs_the_same_model_and_canvas_with_box_regulation():
     assert plain.size == regulated.size == (32, 32)
     assert np.array_equal(np.asarray(regulated), np.asarray(again))  # seeded
     assert not np.array_equal(np.asarray(plain), np.asarray(regulated))  # the latent update acted
+
+
+def test_lcp_rows_load_a_saved_adapter_and_run_on_the_text_only_path(tmp_path):
+    import numpy as np
+    import pytest
+    import torch
+
+    from layercraft.eval.cases import load_cases
+    from layercraft.eval.methods import get_method, make_generate
+    from layercraft.models.flux_ext import LcpFluxAdapter
+    from layercraft.pipelines.loading import load_pipeline
+
+    pipe = load_pipeline("tiny-test")
+    case = load_cases("world-2p", 1, 32)[0]
+    torch.manual_seed(0)
+    adapter = LcpFluxAdapter.for_transformer(pipe.transformer, image_dim=1, static_dim=16, num_queries=4,
+                                             resampler_dim=16, resampler_depth=1, resampler_heads=2,
+                                             grounding_dim=16, layout_hidden=16, refiner_grid=4)
+    adapter.save_pretrained(tmp_path / "closed")  # as initialised: zero gates, the base model unchanged
+    for g in adapter.grounding:
+        g.gate.data.fill_(0.5)
+    adapter.save_pretrained(tmp_path / "open")
+    with pytest.raises(ValueError, match="LCP adapter"):
+        make_generate(get_method("lcp"), pipe, steps=2)
+
+    def px(method, folder=None):
+        return np.asarray(make_generate(get_method(method), pipe, steps=2, lcp_adapter=folder)(case)).astype(float)
+
+    text_only = px("base_t2i")
+    closed = px("lcp-no-regulation", tmp_path / "closed")
+    opened = px("lcp-no-regulation", tmp_path / "open")
+    regulated = px("lcp", tmp_path / "open")
+    assert np.abs(closed - text_only).max() <= 2  # text-only path: no canvas tokens, same seed and sampler
+    assert np.abs(opened - closed).max() > 2  # the adapter's grounding acts
+    assert np.abs(regulated - opened).max() > 2  # and regulation on top of it

@@ -105,3 +105,27 @@ def test_init_weights_warm_starts_the_transformer(tmp_path):
     w = warm.model.state_dict()
     assert all(torch.equal(w[k], state[k].float()) for k in state)
     assert not all(torch.equal(fresh.model.state_dict()[k], w[k]) for k in w)
+
+
+def test_ccpa_and_dam_switches_reach_training():
+    def loss_with(**kw):
+        cfg = TrainConfig(task="canvas", batch_size=2, seed=3, task_args={
+            "model": "tiny-test", "size": 32, "recipes": {"one_for_all": 1.0}, "p_drop_canvas": 0.0,
+            "p_drop_text": 0.0, **kw})
+        task = build_task(cfg)
+        torch.nn.init.normal_(task.model.proj_out.weight, std=0.2)
+        for m in task.model.modules():
+            if type(m).__name__ == "TemperatureGenerator":
+                for p in m.parameters():
+                    torch.nn.init.normal_(p, std=0.5)
+        loss, _ = task.loss(task.model, task.batch(0, 0, 2), torch.Generator().manual_seed(0))
+        return task, loss
+
+    _, plain = loss_with(ccpa=False)
+    _, ccpa = loss_with(ccpa=True)
+    task, dam = loss_with(ccpa=True, dam=True)
+    assert not torch.isclose(plain, ccpa) and not torch.isclose(ccpa, dam)
+    dam.backward()
+    temps = [p.grad for m in task.model.modules() if type(m).__name__ == "TemperatureGenerator"
+             for p in m.parameters()]
+    assert temps and any(g is not None and g.abs().sum() > 0 for g in temps)  # DAM is trained

@@ -54,6 +54,21 @@ def test_anyphoto_faces_sit_on_target_landmarks_and_curriculum():
     assert ex.canvas.layers and all(lay.category == Category.face for lay in ex.canvas.layers)
     assert replacement_probability(0) == 0 and replacement_probability(10_000) == 0.5
     assert 0 < replacement_probability(4000) < 0.5
+    assert replacement_probability(0, (), 0.5) == 0.5 and replacement_probability(10_000, (), 0.0) == 0.0
+
+
+def test_anyphoto_without_replacement_takes_every_face_from_the_target():
+    from layercraft.training.recipes import anyphoto
+
+    ex = anyphoto(np.random.default_rng(5), 64, milestones=(), top=0.0)
+    again = anyphoto(np.random.default_rng(5), 64, milestones=(), top=0.0)
+    assert ex.canvas.layers and all(np.array_equal(np.asarray(a.image), np.asarray(b.image)) for a, b in
+                                    zip(ex.canvas.layers, again.canvas.layers, strict=True))  # deterministic
+    replaced = [anyphoto(np.random.default_rng(k), 64, milestones=(), top=1.0) for k in range(3)]
+    kept = [anyphoto(np.random.default_rng(k), 64, milestones=(), top=0.0) for k in range(3)]
+    # same rng stream, different reference source → the face crops differ for some example
+    assert any(not np.array_equal(np.asarray(a.image), np.asarray(b.image)) for r, k in zip(replaced, kept, strict=True)
+               for a, b in zip(r.canvas.layers, k.canvas.layers, strict=False))
 
 
 def test_canvas_prompt_lists_people_left_to_right():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 IDENTITY = ("sim_gt", "sim_ref", "cp", "missing_rate")
+LCP = ("sim_gt", "sim_ref", "ap50", "iou", "missing_rate")
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,25 @@ ABLATIONS = (
              "layercomposer-unpruned", "layercomposer", ("sim_gt", "iou", "fid", "tokens", "seconds")),
     Ablation("AnyPhoto", "identity-isolated vs all-visible attention", "4P",
              "anyphoto-all-visible", "anyphoto", IDENTITY),
-    Ablation("AnyPhoto", "with vs without identity-adaptive modulation", "4P",
-             "anyphoto", "anyphoto-modulation", IDENTITY),
-    Ablation("AnyPhoto", "replacement curriculum vs none (copy-paste)", "2P",
-             "anyphoto@no-curriculum", "anyphoto", IDENTITY),
+    Ablation("AnyPhoto", "with vs without identity-adaptive modulation (trained)", "4P",
+             "anyphoto@curriculum", "anyphoto-modulation@curriculum", IDENTITY),
+    Ablation("AnyPhoto", "reference replacement vs none (copy-paste, Tab. 2 c→d)", "2P",
+             "anyphoto-modulation@no-replacement", "anyphoto-modulation@curriculum", IDENTITY),
+    Ablation("AnyPhoto", "replacement curriculum vs fixed probability (Tab. B)", "2P",
+             "anyphoto-modulation@fixed", "anyphoto-modulation@curriculum", IDENTITY),
     Ablation("One-for-All", "with vs without CCPA + DAM (single-subject training)", "4P",
-             "one_for_all", "one_for_all-ccpa-dam", ("sim_gt", "cp", "iou", "acc_expression", "acc_pose")),
-    Ablation("LCP-Diffusion", "box-constrained attention regulation raises layout AP", "4P",
+             "one_for_all-plain@single-plain", "one_for_all-ccpa-dam@single-ccpa-dam",
+             ("sim_gt", "sim_ref", "cp", "iou", "missing_rate")),
+    Ablation("LCP-Diffusion", "box-constrained attention regulation raises layout AP (Tab. I)", "4P",
              "layercomposer", "layercomposer-regulation", ("ap", "ap50", "iou", "sim_gt", "seconds")),
+    Ablation("LCP-Diffusion", "Tab. III: reference augmentation", "4P",
+             "lcp@no-augment", "lcp@full", LCP),
+    Ablation("LCP-Diffusion", "Tab. III: static detail refiner", "4P",
+             "lcp@no-static", "lcp@full", LCP),
+    Ablation("LCP-Diffusion", "Tab. III: grounding attention", "4P",
+             "lcp@no-grounding", "lcp@full", LCP),
+    Ablation("LCP-Diffusion", "Tab. III: box-constrained regulation", "4P",
+             "lcp-no-regulation@full", "lcp@full", LCP),
 )
 
 

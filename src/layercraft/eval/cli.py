@@ -21,7 +21,8 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
                size: int | None = None, steps: int = 28, guidance: float = 3.5, true_cfg: float = 1.0,
                shard: str = "0/1",
                variant: str | None = None, backends: str = "auto", clip: Path | None = None,
-               dino: Path | None = None, match: str = "box", progress: bool = True) -> int:
+               dino: Path | None = None, match: str = "box", progress: bool = True,
+               lcp_adapter: Path | None = None) -> int:
     """Run every (suite, method); returns the number of images generated. The pipeline is loaded once."""
     from .cases import load_cases
     from .embedding_scores import ClipScorer, DinoScorer
@@ -43,7 +44,8 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
     for suite in suites:
         cases = load_cases(suite, count, size)
         for m in ms:
-            gen = make_generate(m, pipe, steps=steps, guidance=guidance, identity=be.identity, true_cfg=true_cfg)
+            gen = make_generate(m, pipe, steps=steps, guidance=guidance, identity=be.identity, true_cfg=true_cfg,
+                                lcp_adapter=lcp_adapter)
             total += run_method(cases, m, gen, out, be, score, opts)
     return total
 
@@ -67,12 +69,13 @@ def run(
     dino: Path = typer.Option(None, help="Local Dinov2Model directory for DINO similarity."),
     match: str = typer.Option("box", help="Match generated to GT subjects by 'box' IoU or 'embedding'."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    lcp_adapter: Path = typer.Option(None, help="Trained LcpFluxAdapter folder for the lcp* methods."),
 ) -> None:
     """Generate and score; resumable (cases already in the run folder are skipped)."""
     methods = list(dict.fromkeys([*(REFERENCE_ROWS if references else ()), *method]))
     n = run_suites(suite, methods, out, model=model, count=count, size=size, steps=steps, guidance=guidance,
                    true_cfg=true_cfg, shard=shard, variant=variant, backends=backends, clip=clip, dino=dino,
-                   match=match, progress=progress)
+                   match=match, progress=progress, lcp_adapter=lcp_adapter)
     console.print(f"generated {n} images into {out}")
     summary(out)
 

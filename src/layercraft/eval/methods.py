@@ -32,6 +32,7 @@ class Method:
     switches: dict = field(default_factory=dict)  # pipeline keyword switches (prune, isolation, modulation, …)
     unlock_all: bool = False  # drop every lock flag (LayerComposer locked-vs-unlocked ablation)
     regulation: bool = False  # LCP box-constrained attention regulation (eq. 5-8) at inference
+    lcp: bool = False  # LCP adapter (static / grounding attention) on the text-only path; needs `lcp_adapter`
 
 
 METHODS = {m.name: m for m in [
@@ -46,8 +47,11 @@ METHODS = {m.name: m for m in [
     Method("anyphoto-all-visible", "pipeline", "anyphoto", {"isolation": False}),
     Method("anyphoto-modulation", "pipeline", "anyphoto", {"isolation": True, "modulation": True}),
     Method("one_for_all", "pipeline", "one_for_all"),
+    Method("one_for_all-plain", "pipeline", "one_for_all", {"ccpa": False, "dam": False}),
     Method("one_for_all-ccpa-dam", "pipeline", "one_for_all", {"ccpa": True, "dam": True}),
     Method("layercomposer-regulation", "pipeline", "layercomposer", regulation=True),
+    Method("lcp", "pipeline", "layercomposer", regulation=True, lcp=True),
+    Method("lcp-no-regulation", "pipeline", "layercomposer", lcp=True),
 ]}
 REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
 DEFAULT_METHOD = "layercomposer"
@@ -80,8 +84,9 @@ def identity_embeds(case: Case, canvas: Canvas, backend) -> dict[str, torch.Tens
 
 
 def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float = 3.5, identity=None,
-                  seed_offset: int = 0, true_cfg: float = 1.0) -> Generate:
-    """A `Generate` for `method`; pipeline methods need `pipe` (a LayeredCanvasPipeline)."""
+                  seed_offset: int = 0, true_cfg: float = 1.0, lcp_adapter=None) -> Generate:
+    """A `Generate` for `method`; pipeline methods need `pipe` (a LayeredCanvasPipeline), LCP methods also
+    `lcp_adapter` (an `LcpFluxAdapter` or the folder it was saved to)."""
     if method.kind == "ground_truth":
         def gt(case: Case) -> Image.Image:
             if case.target is None:
@@ -93,8 +98,8 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
     if pipe is None:
         raise ValueError(f"method {method.name!r} needs a pipeline")
     scheme = "layercomposer" if method.kind == "base_t2i" else method.scheme
-    if method.regulation:
-        return _regulated(method, pipe, steps, guidance, seed_offset, true_cfg)
+    if method.regulation or method.lcp:
+        return _lcp(method, pipe, steps, guidance, seed_offset, true_cfg, lcp_adapter)
 
     def run(case: Case) -> Image.Image:
         canvas = canvas_for(method, case)
@@ -113,14 +118,28 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
 SUBJECT_WORDS = ("people", "person")
 
 
-def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: int, true_cfg: float) -> Generate:
-    """The same model and canvas through `LcpFluxPipeline` with box regulation on. World prompts name the
-    subjects only by the count word ("four people"), so every subject's attention map is that token's: with one
-    shared token the K position losses (eq. 5) sum to K − (its attention mass inside the union of the boxes)."""
+def _lcp(method: Method, pipe, steps: int, guidance: float, seed_offset: int, true_cfg: float,
+         lcp_adapter=None) -> Generate:
+    """The same model through `LcpFluxPipeline`: with box regulation (eq. 5-8) and/or, for `lcp` methods, the
+    trained LCP adapter on the text-only path it was trained on (the canvas gives subjects, not tokens).
+    World prompts name the subjects only by the count word ("four people"), so every subject's attention map is
+    that token's: with one shared token the K position losses (eq. 5) sum to K − (its attention mass inside the
+    union of the boxes)."""
+    from pathlib import Path
+
+    from ..models.flux_ext.adapter import LcpFluxAdapter
     from ..pipelines.inputs import Switches
     from ..pipelines.lcp import LcpFluxPipeline
 
-    lcp = LcpFluxPipeline(**pipe.components, max_sequence_length=pipe.config.max_sequence_length)
+    adapter = None
+    if method.lcp:
+        if lcp_adapter is None:
+            raise ValueError(f"method {method.name!r} needs a trained LCP adapter (eval run --lcp-adapter DIR)")
+        adapter = LcpFluxAdapter.from_pretrained(lcp_adapter) if isinstance(lcp_adapter, str | Path) else lcp_adapter
+        adapter = adapter.to(pipe._execution_device).eval()
+    lcp = LcpFluxPipeline(**pipe.components, max_sequence_length=pipe.config.max_sequence_length,
+                          lcp_adapter=adapter)
+    lcp.set_progress_bar_config(disable=True)
 
     def run(case: Case) -> Image.Image:
         canvas = canvas_for(method, case)
@@ -128,7 +147,7 @@ def _regulated(method: Method, pipe, steps: int, guidance: float, seed_offset: i
         tokens = {s: words for s in case.subjects} if words else None
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = lcp(case.prompt, canvas, scheme=method.scheme, num_inference_steps=steps, guidance_scale=guidance,
-                  true_cfg_scale=true_cfg, generator=g, regulation=True, subject_tokens=tokens,
-                  switches=Switches(**method.switches))
+                  true_cfg_scale=true_cfg, generator=g, regulation=method.regulation, subject_tokens=tokens,
+                  switches=Switches(**method.switches), canvas_tokens=not method.lcp)
         return out.images[0]
     return run

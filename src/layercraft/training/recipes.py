@@ -92,7 +92,10 @@ def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7) -> 
 
 
 def replacement_probability(step: int, milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5) -> float:
-    """AnyPhoto's curriculum: 0 before the first milestone, rising in equal steps to `top` at the last."""
+    """AnyPhoto's curriculum: 0 before the first milestone, rising in equal steps to `top` at the last;
+    no milestones = a fixed probability `top` (the paper's no-curriculum baseline)."""
+    if not milestones:
+        return top
     reached = sum(step >= m for m in milestones)
     return top * reached / len(milestones)
 
@@ -128,11 +131,11 @@ def degrade(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def anyphoto(rng: np.random.Generator, size: int, *, step: int = 0,
-             milestones: tuple[int, ...] = (2000, 4000, 6000)) -> Example:
+             milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5) -> Example:
     sc = _train_scene(rng)
     target = int(rng.integers(IMAGES_PER_SCENE))
     tgt = render(image_spec(sc, target, size, size))
-    r = replacement_probability(step, milestones)
+    r = replacement_probability(step, milestones, top)
     layers: list[Layer] = []
     for i, ident in enumerate(p["identity"] for p in tgt.meta["people"]):
         if rng.random() < r:  # the same identity from another image of the scene

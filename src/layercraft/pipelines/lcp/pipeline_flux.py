@@ -90,17 +90,21 @@ class LcpFluxPipeline(LayeredCanvasPipeline):
         grounding_scale: float = 1.0,
         switches: Switches | None = None,
         identity_embeds: list[dict[str, torch.Tensor]] | None = None,
+        canvas_tokens: bool = True,
         callback_on_step_end: Callable[[Any, int, torch.Tensor, dict], dict] | None = None,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` names each subject (its layer descriptor, else its category; override with `subject_tokens`
         = {layer_id: words or [text positions]}); regulation runs for the first `regulation_steps` steps with
-        η = `regulation_scale` and α_t decaying linearly from `step_size_base`."""
+        η = `regulation_scale` and α_t decaying linearly from `step_size_base`. `canvas_tokens=False` conditions the
+        transformer on text only (the path the LCP adapter is trained on): the canvas then gives only the subjects
+        (boxes, images, masks)."""
         sw = switches or Switches()
         do_cfg = true_cfg_scale > 1.0
         self.check_inputs([prompt], [canvas], scheme, num_inference_steps, guidance_scale, true_cfg_scale, None,
                           None, [negative_prompt] if do_cfg else None, identity_embeds, sw.modulation, sw.dam,
                           sw.cache, output_type)
-        inputs = prepare_inputs(self, [prompt], [canvas], scheme, sw, [negative_prompt] if do_cfg else None,
+        cond_canvas = canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=prompt)
+        inputs = prepare_inputs(self, [prompt], [cond_canvas], scheme, sw, [negative_prompt] if do_cfg else None,
                                 identity_embeds, guidance_scale)
         grid = (canvas.height // self.stride, canvas.width // self.stride)
         dev, dtype = self._execution_device, self.transformer.dtype

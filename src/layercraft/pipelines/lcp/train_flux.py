@@ -36,7 +36,7 @@ from .subjects import Subject
 
 class LcpFluxArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model: str = "embedded-small"  # registry spec (random init) unless `pretrained` is given
+    model: str = "embedded-small"  # registry spec (random init), or "default" (the trained embedded default)
     pretrained: Path | None = None  # a LayeredCanvasPipeline directory (the trained embedded model)
     image_encoder: Path | None = None  # local CLIP vision directory for the DA-Encoder; None: no dynamic attention
     size: int = 128  # training resolution (square)
@@ -122,8 +122,16 @@ class LcpFluxTask:
         from .pipeline_flux import LcpFluxPipeline
 
         args = LcpFluxArgs(**cfg.task_args)
-        pipe = (LcpFluxPipeline.from_pretrained(args.pretrained) if args.pretrained is not None
-                else LcpFluxPipeline.from_spec(args.model, seed=cfg.seed))
+        if args.pretrained is not None:
+            pipe = LcpFluxPipeline.from_pretrained(args.pretrained)
+        elif args.model == "default":
+            from ..loading import load_embedded
+
+            base = load_embedded()
+            pipe = LcpFluxPipeline(**base.components, max_sequence_length=base.config.max_sequence_length)
+        else:
+            pipe = LcpFluxPipeline.from_spec(args.model, seed=cfg.seed)
+        pipe.set_progress_bar_config(disable=True)
         encoder = None
         if args.image_encoder is not None and args.dynamic:
             from transformers import CLIPVisionModel

@@ -40,7 +40,10 @@ class CanvasTaskArgs(BaseModel):
     lora_rank: int = 0  # > 0: train a peft LoRA on the attention projections instead of all weights
     sample_seed: int = 7
     sample_steps: int = 16
-    milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum
+    milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum: 0 → top at these steps
+    replacement_top: float = 0.5  # its final probability; milestones () = this probability from step 0
+    ccpa: bool | None = None  # One-for-All CCPA in training (None: the scheme's default, on for one_for_all)
+    dam: bool = False  # train through the DAM temperature generators (model config dam_hidden_dim > 0)
     modulation: bool = False  # AnyPhoto identity-adaptive modulation from world identity embeddings
     p_drop_identity: float = 0.1  # identity-condition dropout (per canvas) when modulation is on
     identity_loss_weight: float = 0.0  # AnyPhoto eq. 24-25 on the one-step clean estimate
@@ -98,8 +101,8 @@ class CanvasFlowTask:
     def batch(self, index: int, rank: int, batch_size: int) -> CanvasBatch:
         rng = np.random.default_rng(step_seed(self.cfg.seed, index, rank, 0xCA))
         name = self._recipe_names[int(rng.choice(len(self._recipe_names), p=self._recipe_p))]
-        kw = {"step": index // max(1, self.cfg.grad_accum), "milestones": self.args.milestones} \
-            if name == "anyphoto" else {}
+        kw = {"step": index // max(1, self.cfg.grad_accum), "milestones": self.args.milestones,
+              "top": self.args.replacement_top} if name == "anyphoto" else {}
         examples = [RECIPES[name](rng, self.args.size, **kw) for _ in range(batch_size)]
         return CanvasBatch(examples, examples[0].scheme,
                            [bool(rng.random() < self.args.p_drop_canvas) for _ in examples],
@@ -142,9 +145,10 @@ class CanvasFlowTask:
             truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex])
             with torch.no_grad():
                 gt_embeds = self.identity_encoder()(self._crops(truth, ex, people))  # (N, D)
-        switches, identity = Switches(), None
+        plain = Switches(ccpa=self.args.ccpa, dam=self.args.dam)
+        switches, identity = plain, None
         if self.args.modulation:
-            switches = Switches(modulation=True)
+            switches = Switches(modulation=True, ccpa=self.args.ccpa, dam=self.args.dam)
             identity = [{} for _ in ex]
             for (b, i), emb in zip(people, gt_embeds, strict=True):
                 if not batch.drop_canvas[b] and any(lay.id == f"p{i}" for lay in ex[b].canvas.layers):
@@ -152,7 +156,7 @@ class CanvasFlowTask:
             keep = torch.rand(len(ex), generator=generator) >= self.args.p_drop_identity
             identity = [d if k else {} for d, k in zip(identity, keep.tolist(), strict=True)]
             if not any(identity):
-                switches, identity = Switches(), None
+                switches, identity = plain, None
         inputs = prepare_inputs(self.pipe, prompts, canvases, batch.scheme, switches, identity_embeds=identity)
         inputs.transformer = model  # the (possibly DDP-wrapped) module being trained
         sigmas = sample_sigmas(self.cfg.flow, len(ex), generator)

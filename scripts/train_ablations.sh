@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Train the separately trained ablation variants (issues 6 and 8), one after another (2 CPU cores: never in
+# parallel). Each is resumable: run this again and finished runs are skipped, interrupted ones resume.
+# Usage: scripts/train_ablations.sh [NAME ...]   (default: every config under configs/ablations/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  for f in configs/ablations/*.yaml; do names+=("$(basename "$f" .yaml)"); done
+fi
+for name in "${names[@]}"; do
+  out="out/ablations/$name"
+  if [ -e "$out/final" ]; then echo "== $name: done ($out/final)"; continue; fi
+  echo "== $name"
+  .venv/bin/layercraft train "configs/ablations/$name.yaml"
+done
