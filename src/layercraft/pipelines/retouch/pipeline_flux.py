@@ -63,24 +63,32 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
                 self.transformer.enable_adapters()
 
     def inputs(self, prompts: list[str], canvas: Canvas, scheme: str, switches: Switches,
-               guidance_scale: float) -> DenoiserInputs:
-        return prepare_inputs(self, prompts, [canvas] * len(prompts), scheme, switches, None, None, guidance_scale)
+               guidance_scale: float, negative: bool = False) -> DenoiserInputs:
+        """Denoiser inputs for `prompts` on `canvas`; `negative` adds the empty-prompt branch for true CFG."""
+        return prepare_inputs(self, prompts, [canvas] * len(prompts), scheme, switches,
+                              [""] * len(prompts) if negative else None, None, guidance_scale)
 
     # ---- stage 1 -------------------------------------------------------------------------------------------
     @torch.no_grad()
     def step_blended(self, class_prompt: str, prompt: str, canvas: Canvas, noise: torch.Tensor,
                      num_inference_steps: int, blend_steps: int, scheme: str = "layercomposer",
-                     switches: Switches | None = None, guidance_scale: float = 3.5) -> torch.Tensor:
+                     switches: Switches | None = None, guidance_scale: float = 3.5,
+                     true_cfg_scale: float = 1.0) -> torch.Tensor:
         """Packed noise (1, L, C·4) → layout latent: v_θ(z, y_p) for the first λ1 = `blend_steps` steps,
-        v'_θ(z, y_r) after."""
+        v'_θ(z, y_r) after; with `true_cfg_scale` > 1 each model is guided against its own empty-prompt branch."""
         sw = switches or Switches()
-        y_p, y_r = (self.inputs([p], canvas, scheme, sw, guidance_scale) for p in (class_prompt, prompt))
+        cfg = true_cfg_scale > 1.0
+        y_p, y_r = (self.inputs([p], canvas, scheme, sw, guidance_scale, cfg) for p in (class_prompt, prompt))
         sigmas = flow_sigmas(self, num_inference_steps, y_p.n_noisy)
         z = noise
         for i in range(num_inference_steps):
             vanilla = i < blend_steps
+            s = sigmas[i].to(z.dtype)
             with self.model(y_p if vanilla else y_r, personalized=not vanilla) as inp:
-                v = inp.velocity(z, sigmas[i].to(z.dtype), inp.conditioning())
+                v = inp.velocity(z, s, inp.conditioning())
+                if cfg:
+                    v_neg = inp.velocity(z, s, inp.conditioning(), negative=True)
+                    v = v_neg + true_cfg_scale * (v - v_neg)
             z = euler_step(z, v, sigmas[i], sigmas[i + 1])
         return z
 
@@ -151,6 +159,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         switches: Switches | None = None,
         num_inference_steps: int = 28,
         guidance_scale: float = 3.5,
+        true_cfg_scale: float = 1.0,
         blend_steps: int = 3,
         swap_steps: int | None = None,
         layout_image: Image.Image | None = None,
@@ -165,7 +174,8 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
         prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
-        layout image when `return_layout`)."""
+        layout image when `return_layout`). `true_cfg_scale` guides the layout stage; the retouch paths run
+        unguided, as Algorithm 1."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
@@ -187,7 +197,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
                                      device=dev, dtype=dtype)
                 latents = pack(noise[0])[None]
             z_layout = self.step_blended(class_prompt, prompt, canvas, latents.to(dev, dtype), num_inference_steps,
-                                         blend_steps, scheme, sw, guidance_scale)
+                                         blend_steps, scheme, sw, guidance_scale, true_cfg_scale)
         else:
             z_layout = image_latents(self, [layout_image], size)
         z_ref = image_latents(self, [subject.image], size)
