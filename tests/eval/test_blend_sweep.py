@@ -54,3 +54,13 @@ def test_claim_holds_where_spread_rises_and_similarity_stays_within_ten_percent(
     assert holds(rows) == [2]  # λ=4 loses 12.5 % similarity, λ=8 does not spread
     write_sweep(rows, tmp_path, {"steps": 20})
     assert (tmp_path / "sweep.png").stat().st_size > 0 and "claim_holds_at" in (tmp_path / "sweep.json").read_text()
+
+
+def test_report_shows_the_sweep_when_present(tmp_path):
+    from layercraft.eval.report import _blend_sweep
+
+    assert _blend_sweep(tmp_path) == ""
+    write_sweep([SweepRow(0, 0.01, 0.8, 1.0, 4), SweepRow(3, 0.02, 0.78, 0.75, 4)], tmp_path / "blend_sweep",
+                {"steps": 20})
+    section = _blend_sweep(tmp_path)
+    assert "λ1 = [3]" in section and "blend_sweep/sweep.png" in section

@@ -8,6 +8,7 @@ self-contained folder (relative links), e.g. docs/eval/.
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from PIL import Image
@@ -76,6 +77,20 @@ font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{b
 .grid td{padding:1px}img{display:block}h2{margin-top:2em}"""
 
 
+def _blend_sweep(out: Path) -> str:
+    """The Layout-and-Retouch λ1 sweep section, when `eval blend-sweep` wrote OUT/blend_sweep/sweep.json."""
+    path = out / "blend_sweep" / "sweep.json"
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    rows = [[r["blend_steps"], r["spread"], r["sim"], r["detected"], r["n_images"]] for r in data["rows"]]
+    return ("<h2>Layout-and-Retouch: step-blending λ1 sweep</h2>"
+            f"<p>Claim (spread rises, identity similarity within 10 % of λ1 = 0) holds at λ1 = "
+            f"{html.escape(str(data['claim_holds_at']))}.</p>"
+            + _table(["λ1", "centre spread σ²", "identity sim", "detected", "images"], rows)
+            + '<img src="blend_sweep/sweep.png" alt="λ1 sweep">')
+
+
 def write_report(run: str | Path, out: str | Path, title: str = "layercraft evaluation", max_cases: int = 4) -> Path:
     run, out = Path(run), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +116,7 @@ def write_report(run: str | Path, out: str | Path, title: str = "layercraft eval
                         [[a["paper"], a["claim"], a["suite"], a["method"], a["role"],
                           "; ".join(f"{k}={_fmt(v)}" for k, v in a["metrics"].items()) if a["ran"] else "not run"]
                          for a in ab]))
+    parts.append(_blend_sweep(out))
     for suite in suites:
         rows = [r for r in summary if r["suite"] == suite]
         methods = _order([r["method"] for r in rows])

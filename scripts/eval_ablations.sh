@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Rows of the separately trained ablation variants (scripts/train_ablations.sh first) into the bench run folder,
+# the Layout-and-Retouch λ1 sweep, then the report: docs/eval/ gets every ablation row.
+# Usage: scripts/eval_ablations.sh [COUNT]   (cases per suite, default 16)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-16}"
+lc=.venv/bin/layercraft
+run="out/eval/bench"
+common=(--out "$run" --count "$n" --steps 20 --true-cfg 3 --no-progress)
+A=out/ablations
+# AnyPhoto: replacement curriculum vs fixed probability vs none (all trained with modulation), 2P; modulation, 4P
+for v in curriculum fixed no-replacement; do
+  $lc eval run --suite world-2p --method anyphoto-modulation --model "$A/anyphoto-$v/final" --variant "$v" "${common[@]}"
+done
+$lc eval run --suite world-4p --method anyphoto --method anyphoto-modulation --model "$A/anyphoto-curriculum/final" \
+  --variant curriculum "${common[@]}"
+# One-for-All trained on single-subject pairs only: with vs without CCPA + DAM, evaluated on 4 people
+$lc eval run --suite world-4p --method one_for_all-plain --model "$A/ofa-single-plain/final" --variant single-plain \
+  "${common[@]}"
+$lc eval run --suite world-4p --method one_for_all-ccpa-dam --model "$A/ofa-single-ccpa-dam/final" \
+  --variant single-ccpa-dam "${common[@]}"
+# LCP-Diffusion Table III: adapters trained without augmentation / static refiner / grounding; regulation off
+for v in full no-augment no-static no-grounding; do
+  $lc eval run --suite world-4p --method lcp --lcp-adapter "$A/lcp-$v/final/lcp_adapter" --variant "$v" "${common[@]}"
+done
+$lc eval run --suite world-4p --method lcp-no-regulation --lcp-adapter "$A/lcp-full/final/lcp_adapter" \
+  --variant full "${common[@]}"
+# Layout-and-Retouch: step blending with the DreamBooth LoRA
+$lc eval blend-sweep --lora "$A/dreambooth-world/final" --out docs/eval/blend_sweep
+$lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"
