@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 n="${1:-16}"
 lc=.venv/bin/layercraft
 run="out/eval/bench"
-common=(--out "$run" --count "$n" --steps 20 --true-cfg 3 --no-progress)
+common=(--out "$run" --count "$n" --size 128 --steps 20 --true-cfg 3 --no-progress)  # the resolution trained at
 A=out/ablations
 # AnyPhoto: replacement curriculum vs fixed probability vs none (all trained with modulation), 2P; modulation, 4P
 for v in curriculum fixed no-replacement; do
