@@ -50,3 +50,14 @@ def test_two_training_steps_move_the_adapter_and_export_loads(tmp_path):
     loaded = LcpFluxAdapter.from_pretrained(tmp_path / "lcp_adapter")
     for (n, p), q in zip(task.model.state_dict().items(), loaded.state_dict().values(), strict=True):
         assert torch.equal(p, q), n
+
+
+def test_gates_get_their_own_learning_rate():
+    pipe = flux_pipe()
+    task = LcpFluxTask(pipe, LcpFluxArgs(model="tiny-test", size=32, adapter=SMALL, gate_lr_scale=50.0), seed=0)
+    rest, gates = task.param_groups(1e-3)
+    names = {id(p): n for n, p in task.model.named_parameters()}
+    assert sorted(names[id(p)].split(".")[-1] for p in gates["params"]) == \
+        ["gate"] * len(task.model.grounding) + ["mu"] * len(task.model.static)
+    assert gates["lr"] == 5e-2 and gates["weight_decay"] == 0.0
+    assert len(rest["params"]) + len(gates["params"]) == len(task.trainable_parameters())

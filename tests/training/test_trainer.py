@@ -90,3 +90,22 @@ def test_warmup_ramps_the_learning_rate(tmp_path, monkeypatch):
     train(cfg(tmp_path / "run", max_steps=4, warmup_steps=4, lr=1e-3))
     lrs = [r["lr"] for r in read_log(tmp_path / "run")]
     assert lrs == sorted(lrs) and lrs[0] < 1e-3 and abs(lrs[-1] - 1e-3) < 1e-9
+
+
+def test_task_param_groups_set_their_own_learning_rates(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    from tiny_task import TinyFlowTask
+
+    class Grouped(TinyFlowTask):
+        def param_groups(self, lr):
+            frozen = [self.model.proj_out.weight]  # lr 0: must not move
+            rest = [p for p in self.model.parameters() if p is not frozen[0]]
+            return [{"params": rest}, {"params": frozen, "lr": 0.0, "weight_decay": 0.0}]
+
+    c = cfg(tmp_path / "run", max_steps=3)
+    task = Grouped(c)
+    before = task.model.proj_out.weight.detach().clone()
+    other = task.model.x_embedder.weight.detach().clone()
+    train(c, task=task)
+    assert torch.equal(task.model.proj_out.weight.detach(), before)
+    assert not torch.equal(task.model.x_embedder.weight.detach(), other)

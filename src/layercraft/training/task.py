@@ -23,6 +23,9 @@ class Task(Protocol):
 
     def trainable_parameters(self) -> Iterable[torch.nn.Parameter]: ...
 
+    # Optional: `param_groups(lr) -> [{"params": [...], "lr": ...}, ...]` replaces trainable_parameters() for the
+    # optimizer when some parameters need their own learning rate (e.g. zero-initialised gates).
+
     def batch(self, index: int, rank: int, batch_size: int) -> Any:
         """The `index`-th micro-batch of process `rank`; deterministic."""
 

@@ -78,8 +78,12 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     model = task.model
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
-    params = [p for p in task.trainable_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if hasattr(task, "param_groups"):  # a task may give some parameters their own learning rate
+        groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in task.param_groups(cfg.lr)]
+    else:
+        groups = [{"params": [p for p in task.trainable_parameters() if p.requires_grad]}]
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = "constant_with_warmup" if cfg.lr_schedule == "constant" and cfg.warmup_steps else cfg.lr_schedule
     scheduler = get_scheduler(schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
                               num_training_steps=cfg.max_steps)

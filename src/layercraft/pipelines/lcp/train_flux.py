@@ -33,6 +33,8 @@ from .flux_common import image_latents
 from .flux_state import subject_state
 from .subjects import Subject
 
+GATES = ("gate", "mu")  # parameter names of the adapter's zero-initialised scalar gates
+
 
 class LcpFluxArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +49,8 @@ class LcpFluxArgs(BaseModel):
     grounding: bool = True
     dynamic: bool = True
     adapter: dict[str, Any] = {}  # LcpFluxAdapter config overrides
+    gate_lr_scale: float = 1.0  # learning-rate factor for the zero-initialised gates (tanh γ, static μ): with Adam
+    # each step moves a parameter by about lr, so at adapter lr a scalar gate opens by < 0.1 in a short run
 
 
 def augment(img: Image.Image, mask: np.ndarray, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
@@ -142,6 +146,13 @@ class LcpFluxTask:
 
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """The scalar gates (grounding tanh γ, static μ) at `gate_lr_scale`·lr, everything else at lr."""
+        gates = [p for n, p in self.model.named_parameters() if p.requires_grad and n.split(".")[-1] in GATES]
+        ids = {id(p) for p in gates}
+        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in ids]
+        return [{"params": rest}, {"params": gates, "lr": lr * self.args.gate_lr_scale, "weight_decay": 0.0}]
 
     def batch(self, index: int, rank: int, batch_size: int) -> list[LcpExample]:
         rng = np.random.default_rng(step_seed(self.seed, index, rank))
