@@ -15,10 +15,11 @@ for v in curriculum fixed no-replacement; do
 done
 $lc eval run --suite world-4p --method anyphoto --method anyphoto-modulation --model "$A/anyphoto-curriculum/final" \
   --variant curriculum "${common[@]}"
-# One-for-All trained on single-subject pairs only: with vs without CCPA + DAM, evaluated on 4 people
-$lc eval run --suite world-4p --method one_for_all-plain --model "$A/ofa-single-plain/final" --variant single-plain \
-  "${common[@]}"
-$lc eval run --suite world-4p --method one_for_all-ccpa-dam --model "$A/ofa-single-ccpa-dam/final" \
+# One-for-All trained on single-subject pairs only: with vs without CCPA + DAM, evaluated on 4 people (the claim)
+# and on 1 person (what the training data covers)
+$lc eval run --suite world-4p --suite world-1p --method one_for_all-plain --model "$A/ofa-single-plain/final" \
+  --variant single-plain "${common[@]}"
+$lc eval run --suite world-4p --suite world-1p --method one_for_all-ccpa-dam --model "$A/ofa-single-ccpa-dam/final" \
   --variant single-ccpa-dam "${common[@]}"
 # LCP-Diffusion Table III: adapters trained without augmentation / static refiner / grounding; regulation off
 for v in full no-augment no-static no-grounding; do
