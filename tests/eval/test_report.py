@@ -56,3 +56,20 @@ def test_bench_runs_each_runnable_ablation_row_on_its_own_suite():
             # a switch row runs where its claim is measured; a separately trained variant is never guessed
             assert (name in plan.get(suite, [])) == (name in METHODS)
     assert all(len(v) == len(set(v)) for v in plan.values())
+
+
+def test_paired_delta_uses_shared_cases_and_brackets_the_difference():
+    from layercraft.eval.ablations import paired_delta
+
+    def rec(method, case, sim, iou):
+        return {"method": method, "suite": "2P", "case": case, "layout": {"iou": iou},
+                "identity": {"per_subject": {"sim_gt": [sim, None], "cp": [0.0]}}}
+
+    records = [rec("a", f"{k:04d}", 0.5, 0.5) for k in range(10)]
+    records += [rec("b", f"{k:04d}", 0.5 + 0.1 + 0.01 * (k % 3), 0.5) for k in range(8)]  # 8 shared cases
+    records.append(rec("b", "0099", 0.0, 0.0))  # no baseline for this case: left out
+    d = paired_delta(records, "2P", "a", "b", "sim_gt")
+    assert d["n"] == 8 and 0.1 <= d["lo"] <= d["delta"] <= d["hi"] <= 0.12
+    same = paired_delta(records, "2P", "a", "b", "iou")
+    assert same["delta"] == same["lo"] == same["hi"] == 0.0
+    assert paired_delta(records, "2P", "a", "missing", "sim_gt") is None

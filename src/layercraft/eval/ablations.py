@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 IDENTITY = ("sim_gt", "sim_ref", "cp", "missing_rate")
 LCP = ("sim_gt", "sim_ref", "ap50", "iou", "missing_rate")
 
@@ -65,3 +67,44 @@ def ablation_rows(summary: list[dict], ablations=ABLATIONS) -> list[dict]:
             out.append({"paper": a.paper, "claim": a.claim, "suite": a.suite, "method": method, "role": role,
                         "ran": bool(row), "metrics": {m: row.get(m) for m in a.metrics}})
     return out
+
+
+def _case_value(rec: dict, metric: str) -> float | None:
+    """One case's value of a per-case metric: mean over its matched subjects (sim_gt, cp) or the layout IoU."""
+    if metric in ("sim_gt", "cp"):
+        ident = rec.get("identity")
+        if not isinstance(ident, dict) or "per_subject" not in ident:
+            return None
+        vals = [v for v in ident["per_subject"][metric] if v is not None]
+        return float(np.mean(vals)) if vals else None
+    if metric == "iou":
+        lay = rec.get("layout")
+        return float(lay["iou"]) if isinstance(lay, dict) and lay.get("iou") is not None else None
+    raise ValueError(f"no per-case value for {metric!r}")
+
+
+def paired_delta(records: list[dict], suite: str, baseline: str, variant: str, metric: str, n_boot: int = 2000,
+                 seed: int = 0) -> dict | None:
+    """Variant − baseline on the cases both rows ran (same case = same canvas and seed): mean difference and a
+    95 % percentile-bootstrap interval over cases; None with fewer than 2 shared cases."""
+    by = {(r["method"], r["case"]): r for r in records if r["suite"] == suite}
+    pairs = []
+    for (method, case), rec in by.items():
+        if method != variant or (baseline, case) not in by:
+            continue
+        a, b = _case_value(by[(baseline, case)], metric), _case_value(rec, metric)
+        if a is not None and b is not None:
+            pairs.append(b - a)
+    if len(pairs) < 2:
+        return None
+    d = np.asarray(pairs)
+    boots = np.random.default_rng(seed).choice(d, (n_boot, len(d))).mean(1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"delta": float(d.mean()), "lo": float(lo), "hi": float(hi), "n": len(d)}
+
+
+def ablation_deltas(records: list[dict], ablations=ABLATIONS, metrics=("sim_gt", "cp", "iou")) -> list[dict]:
+    """Per ablation: paired Δ (variant − baseline) with its interval for each per-case metric."""
+    return [{"paper": a.paper, "claim": a.claim, "suite": a.suite, "baseline": a.baseline, "variant": a.variant,
+             "deltas": {m: paired_delta(records, a.suite, a.baseline, a.variant, m) for m in metrics}}
+            for a in ablations]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .ablations import ablation_rows
+from .ablations import ablation_deltas, ablation_rows
 from .methods import REFERENCE_ROWS
 from .plots import plot_vs_subjects
 from .records import load_records
@@ -77,6 +77,10 @@ font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{b
 .grid td{padding:1px}img{display:block}h2{margin-top:2em}"""
 
 
+def _delta(d: dict | None) -> str:
+    return "—" if d is None else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] (n={d['n']})"
+
+
 def _blend_sweep(out: Path) -> str:
     """The Layout-and-Retouch λ1 sweep section, when `eval blend-sweep` wrote OUT/blend_sweep/sweep.json."""
     path = out / "blend_sweep" / "sweep.json"
@@ -116,6 +120,11 @@ def write_report(run: str | Path, out: str | Path, title: str = "layercraft eval
                         [[a["paper"], a["claim"], a["suite"], a["method"], a["role"],
                           "; ".join(f"{k}={_fmt(v)}" for k, v in a["metrics"].items()) if a["ran"] else "not run"]
                          for a in ab]))
+    parts.append("<p>Paired differences (variant − baseline) over the cases both rows ran, with 95 % bootstrap "
+                 "intervals: a claim is supported only where the interval excludes 0.</p>")
+    parts.append(_table(["paper", "claim", "suite", "Δ sim_gt", "Δ cp", "Δ iou"],
+                        [[d["paper"], d["claim"], d["suite"], *map(_delta, d["deltas"].values())]
+                         for d in ablation_deltas(records)]))
     parts.append(_blend_sweep(out))
     for suite in suites:
         rows = [r for r in summary if r["suite"] == suite]
