@@ -118,3 +118,23 @@ def test_world_cases_prompt_like_the_canvas_training_data():
     for p in case.truth["people"]:
         assert f"{p['expression']}, {p['pose']}" in case.prompt
     assert case.truth["caption"] != case.prompt and len(case.truth["caption"]) > len(case.prompt)
+
+
+def test_one_for_all_rows_get_each_persons_category_references_from_the_source_image():
+    import pytest
+
+    from layercraft.canvas.types import Category
+    from layercraft.eval.cases import load_cases
+    from layercraft.eval.methods import canvas_for, get_method
+
+    case = load_cases("world-2p", 1, 64)[0]
+    canvas = canvas_for(get_method("one_for_all-plain"), case)
+    assert canvas.prompt == case.prompt and canvas.background is None
+    assert {lay.id.split("-")[0] for lay in canvas.layers} == set(case.subjects)  # every person, by its layer id
+    assert all(not lay.placed for lay in canvas.layers)
+    assert {lay.category for lay in canvas.layers} <= {Category.face, Category.upper_garment, Category.lower_garment,
+                                                         Category.bag}
+    assert canvas_for(get_method("layercomposer"), case) is case.canvas  # other rows keep the layered canvas
+    case.truth.pop("world")
+    with pytest.raises(ValueError, match="world case"):
+        canvas_for(get_method("one_for_all"), case)

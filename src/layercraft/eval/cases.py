@@ -131,6 +131,10 @@ def world_case(suite: str, index: int, entry: dict, size: int | None = None) -> 
         truth={
             "image": dict(tgt.meta["background"]),
             "caption": tgt.meta["prompt"],
+            # where the canvas came from, so a method can build another input from the same source image
+            "world": {"scene": int(entry["scene"]), "n_people": entry["n_people"], "occlusion": entry["occlusion"],
+                      "source": int(entry["source"]), "size": list(size),
+                      "identities": [int(p["identity"]) for p in tgt.meta["people"]]},
             "people": [_person_attrs(p) for p in tgt.meta["people"]],
             "reference_people": [
                 None if canvas.layer(s).locked else by_identity[p["identity"]]

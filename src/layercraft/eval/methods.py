@@ -33,6 +33,7 @@ class Method:
     unlock_all: bool = False  # drop every lock flag (LayerComposer locked-vs-unlocked ablation)
     regulation: bool = False  # LCP box-constrained attention regulation (eq. 5-8) at inference
     lcp: bool = False  # LCP adapter (static / grounding attention) on the text-only path; needs `lcp_adapter`
+    category_refs: bool = False  # One-for-All input: each person as unplaced category references (world cases)
 
 
 METHODS = {m.name: m for m in [
@@ -46,9 +47,9 @@ METHODS = {m.name: m for m in [
     Method("anyphoto", "pipeline", "anyphoto", {"isolation": True}),
     Method("anyphoto-all-visible", "pipeline", "anyphoto", {"isolation": False}),
     Method("anyphoto-modulation", "pipeline", "anyphoto", {"isolation": True, "modulation": True}),
-    Method("one_for_all", "pipeline", "one_for_all"),
-    Method("one_for_all-plain", "pipeline", "one_for_all", {"ccpa": False, "dam": False}),
-    Method("one_for_all-ccpa-dam", "pipeline", "one_for_all", {"ccpa": True, "dam": True}),
+    Method("one_for_all", "pipeline", "one_for_all", category_refs=True),
+    Method("one_for_all-plain", "pipeline", "one_for_all", {"ccpa": False, "dam": False}, category_refs=True),
+    Method("one_for_all-ccpa-dam", "pipeline", "one_for_all", {"ccpa": True, "dam": True}, category_refs=True),
     Method("layercomposer-regulation", "pipeline", "layercomposer", regulation=True),
     Method("lcp", "pipeline", "layercomposer", regulation=True, lcp=True),
     Method("lcp-no-regulation", "pipeline", "layercomposer", lcp=True),
@@ -67,12 +68,34 @@ def canvas_for(method: Method, case: Case) -> Canvas:
     """The canvas a method sees: unchanged, unlocked, or empty (base text-to-image)."""
     if method.kind == "base_t2i":
         return Canvas(width=case.canvas.width, height=case.canvas.height, prompt=case.prompt)
+    if method.category_refs:
+        return category_reference_canvas(case)
     if method.unlock_all:
         c = case.canvas.model_copy(deep=True)
         for layer in c.all_layers():
             layer.locked = False
         return c
     return case.canvas
+
+
+def category_reference_canvas(case: Case) -> Canvas:
+    """One-for-All's input for a world case: every person's items (face, garments, bag) from the case's source
+    image as unplaced category layers (`p{i}-face`, …), as the `one_for_all` recipe trains; no background."""
+    from ..world.export import category_canvas
+    from ..world.layout import image_spec, scene
+    from ..world.scene import render
+
+    w = case.truth.get("world")
+    if w is None:
+        raise ValueError(f"case {case.key}: category references need a world case (no truth['world'])")
+    sc = scene(w["scene"], n_people=w["n_people"], occlusion=w["occlusion"])
+    src = render(image_spec(sc, w["source"], *w["size"]))
+    index = {int(p["identity"]): j for j, p in enumerate(src.meta["people"])}
+    layers = []
+    for i, identity in enumerate(w["identities"]):
+        for layer in category_canvas(src, index[identity]).layers:
+            layers.append(layer.model_copy(update={"id": f"p{i}-{layer.id}"}))
+    return Canvas(width=case.canvas.width, height=case.canvas.height, layers=layers, prompt=case.prompt)
 
 
 def identity_embeds(case: Case, canvas: Canvas, backend) -> dict[str, torch.Tensor]:
