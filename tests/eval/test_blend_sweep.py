@@ -50,8 +50,10 @@ def test_measure_gives_centres_and_similarity_of_the_detected_subject():
 
 def test_claim_holds_where_spread_rises_and_similarity_stays_within_ten_percent(tmp_path):
     rows = [SweepRow(0, 0.01, 0.80, 1.0, 8), SweepRow(2, 0.03, 0.75, 1.0, 8), SweepRow(4, 0.05, 0.70, 1.0, 8),
-            SweepRow(8, 0.005, 0.79, 1.0, 8)]
-    assert holds(rows) == [2]  # λ=4 loses 12.5 % similarity, λ=8 does not spread
+            SweepRow(8, 0.005, 0.79, 1.0, 8), SweepRow(20, 0.06, 0.10, 1.0, 8)]
+    assert holds(rows) == [2]  # λ=4 loses 12.5 % similarity, λ=8 does not spread, λ=20 (vanilla) loses identity
+    no_identity = [SweepRow(0, 0.01, 0.05, 1.0, 8), SweepRow(2, 0.03, 0.05, 1.0, 8), SweepRow(20, 0.06, 0.08, 1.0, 8)]
+    assert holds(no_identity) == []  # the personalized model is no closer to the subject than the vanilla one
     write_sweep(rows, tmp_path, {"steps": 20})
     assert (tmp_path / "sweep.png").stat().st_size > 0 and "claim_holds_at" in (tmp_path / "sweep.json").read_text()
 
@@ -60,7 +62,9 @@ def test_report_shows_the_sweep_when_present(tmp_path):
     from layercraft.eval.report import _blend_sweep
 
     assert _blend_sweep(tmp_path) == ""
-    write_sweep([SweepRow(0, 0.01, 0.8, 1.0, 4), SweepRow(3, 0.02, 0.78, 0.75, 4)], tmp_path / "blend_sweep",
-                {"steps": 20})
+    write_sweep([SweepRow(0, 0.01, 0.8, 1.0, 4), SweepRow(3, 0.02, 0.78, 0.75, 4), SweepRow(20, 0.03, 0.1, 1.0, 4)],
+                tmp_path / "blend_sweep", {"steps": 20})
     section = _blend_sweep(tmp_path)
     assert "λ1 = [3]" in section and "blend_sweep/sweep.png" in section
+    write_sweep([SweepRow(0, 0.01, 0.1, 1.0, 4), SweepRow(20, 0.03, 0.1, 1.0, 4)], tmp_path / "blend_sweep", {})
+    assert "cannot be judged" in _blend_sweep(tmp_path)

@@ -88,9 +88,11 @@ def _blend_sweep(out: Path) -> str:
         return ""
     data = json.loads(path.read_text())
     rows = [[r["blend_steps"], r["spread"], r["sim"], r["detected"], r["n_images"]] for r in data["rows"]]
+    verdict = (f"holds at λ1 = {html.escape(str(data['claim_holds_at']))}" if data.get("identity_carried", True)
+               else "cannot be judged: the personalized model (λ1 = 0) does not carry the subject's identity better "
+                    "than the vanilla model")
     return ("<h2>Layout-and-Retouch: step-blending λ1 sweep</h2>"
-            f"<p>Claim (spread rises, identity similarity within 10 % of λ1 = 0) holds at λ1 = "
-            f"{html.escape(str(data['claim_holds_at']))}.</p>"
+            f"<p>Claim (spread rises, identity similarity within 10 % of λ1 = 0): {verdict}.</p>"
             + _table(["λ1", "centre spread σ²", "identity sim", "detected", "images"], rows)
             + '<img src="blend_sweep/sweep.png" alt="λ1 sweep">')
 

@@ -153,7 +153,7 @@ class FluxDreamBoothTask:
         return loss, {"mse": loss.item()}
 
     def sample(self, model, step: int, out_dir: Path) -> None:
-        return None  # sampling is the retouch pipeline's (scripts/retouch_blend_sweep.py)
+        return None  # sampling is the retouch pipeline's (`layercraft eval blend-sweep`)
 
     def export(self, model, out_dir: Path) -> None:
         save_attention_lora(self.pipe, out_dir)
