@@ -82,7 +82,8 @@ def run_method(cases: list[Case], method: Method, generate: Generate, out: Path,
         if method.kind in ("pipeline", "base_t2i"):
             canvas = canvas_for(method, case)
             tokens = condition_tokens(canvas, method.scheme, opts.token_px, prune=method.switches.get("prune", True)) \
-                if canvas.all_layers() else {"tokens": 0, "tokens_unpruned": 0}
+                if canvas.all_layers() and not method.lcp else {"tokens": 0, "tokens_unpruned": 0}
+            # (LCP rows run the text-only path: subjects enter through the adapter's attention, not as tokens)
         rec = {
             "method": name,
             "suite": case.suite,
