@@ -138,3 +138,17 @@ def test_one_for_all_rows_get_each_persons_category_references_from_the_source_i
     case.truth.pop("world")
     with pytest.raises(ValueError, match="world case"):
         canvas_for(get_method("one_for_all"), case)
+
+
+def test_condition_tokens_are_recorded_per_method_path(cards, tmp_path):
+    from layercraft.canvas import composite
+
+    def gen(case):
+        return composite(case.canvas)  # any image: this test is about the cost record
+
+    out = tmp_path / "run"
+    for name in ("layercomposer", "lcp"):
+        run_method(cards[:1], get_method(name), gen, out, Backends(), opts=RunOptions(progress=False))
+    recs = {r["method"]: r for r in load_records(out)}
+    assert recs["layercomposer"]["tokens"]["tokens"] > 0
+    assert recs["lcp"]["tokens"] == {"tokens": 0, "tokens_unpruned": 0}  # subjects enter through the adapter
