@@ -23,13 +23,11 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from ...canvas import Canvas
-from ...conditioning import pack
-from ...models.autoencoder import to_latents
 from ...training.config import TrainConfig
 from ...training.flow_matching import noisy_and_target, sample_sigmas
 from ...training.task import register_task, step_seed
-from ..conditions import rgba_to_tensor
 from ..inputs import Switches, prepare_inputs
+from ..lcp.flux_common import image_latents
 from ..lora import add_attention_lora, save_attention_lora
 from .dreambooth import IMAGE_SUFFIXES
 
@@ -108,11 +106,9 @@ class FluxDreamBoothTask:
         self.model = pipe.transformer
         self.model.requires_grad_(False)
         add_attention_lora(self.model, rank=args.lora_rank, init_lora_weights="gaussian")
-        images = torch.stack([rgba_to_tensor(np.dstack([np.asarray(im.convert("RGB").resize((args.size,) * 2)),
-                                                        np.full((args.size, args.size), 255, np.uint8)]))
-                              for im, _ in instances])  # (n, 3, H, W) in [-1, 1]
         with torch.no_grad():
-            self._latents = torch.stack([pack(z.float()) for z in to_latents(pipe.vae, images)])  # (n, L, C·4)
+            size = (args.size, args.size)
+            self._latents = image_latents(pipe, [im.convert("RGB") for im, _ in instances], size).float()  # (n, L, C·4)
         self._prompts = [p for _, p in instances]
 
     @classmethod
