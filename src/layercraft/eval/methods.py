@@ -36,6 +36,7 @@ class Method:
     category_refs: bool = False  # One-for-All input: each person as unplaced category references (world cases)
 
 
+LOCK_BLENDS = (0.25, 0.5, 0.75, 1.0)
 METHODS = {m.name: m for m in [
     Method("ground_truth", "ground_truth"),
     Method("collage", "collage"),
@@ -53,6 +54,8 @@ METHODS = {m.name: m for m in [
     Method("layercomposer-regulation", "pipeline", "layercomposer", regulation=True),
     Method("lcp", "pipeline", "layercomposer", regulation=True, lcp=True),
     Method("lcp-no-regulation", "pipeline", "layercomposer", lcp=True),
+    # locked-layer anchoring at inference (LayeredCanvasPipeline lock_blend), a sweep over the anchored fraction
+    *[Method(f"layercomposer-lock-blend-{f}", "pipeline", "layercomposer", {"lock_blend": f}) for f in LOCK_BLENDS],
 ]}
 REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
 DEFAULT_METHOD = "layercomposer"

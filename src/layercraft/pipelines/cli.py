@@ -28,6 +28,8 @@ def generate(
     lora: Annotated[Path | None, typer.Option(help="a LoRA directory or .safetensors file to load")] = None,
     cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
     prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
+    lock_blend: Annotated[float, typer.Option(min=0.0, max=1.0, help="fraction of the steps that pull locked layers "
+                                                                      "back to the canvas (0: the model alone)")] = 0.0,
 ) -> None:
     import torch
 
@@ -39,7 +41,7 @@ def generate(
         pipe.load_lora_weights(str(lora))
     image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, num_inference_steps=steps, guidance_scale=guidance,
                  true_cfg_scale=true_cfg, generator=torch.Generator().manual_seed(seed), cache=cache,
-                 prune=prune).images[0]
+                 prune=prune, lock_blend=lock_blend).images[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
     typer.echo(f"wrote {out}")

@@ -38,6 +38,7 @@ from ..models.registry import get_spec
 from ..models.text import encode_flux, encode_single
 from ..models.transformer import LayercraftFluxTransformer
 from .inputs import SCHEMES, Switches, prepare_inputs
+from .lock_anchor import lock_anchor
 
 
 def default_scheduler() -> FlowMatchEulerDiscreteScheduler:
@@ -131,7 +132,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     def check_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
                      guidance_scale: float, true_cfg_scale: float, height: int | None, width: int | None,
                      negative: list[str] | None, identity_embeds: list[dict[str, torch.Tensor]] | None,
-                     modulation: bool, dam: bool, cache: bool, output_type: str) -> None:
+                     modulation: bool, dam: bool, cache: bool, output_type: str, lock_blend: float = 0.0) -> None:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r}; choose from {SCHEMES}")
         if not canvases:
@@ -167,6 +168,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             raise ValueError(f"got {len(identity_embeds)} identity_embeds entries for {len(canvases)} canvases")
         if dam and self.transformer.config.dam_hidden_dim <= 0:
             raise ValueError("dam=True but the transformer has no DAM temperature generators (dam_hidden_dim = 0)")
+        if not isinstance(lock_blend, int | float) or not 0.0 <= lock_blend <= 1.0:
+            raise ValueError(f"lock_blend must be a number in [0, 1], got {lock_blend!r}")
         if cache and scheme == "kontext_collage":
             raise ValueError("cache=True needs a model trained with cacheable conditions; stock Kontext is not")
 
@@ -201,8 +204,11 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         ccpa_anchor: str = "paper",
         dam: bool = False,
         cache: bool = False,
+        lock_blend: float = 0.0,
         joint_attention_kwargs: dict[str, Any] | None = None,
     ) -> ImagePipelineOutput | tuple:
+        """`lock_blend` ∈ [0, 1]: fraction of the steps during which tokens under locked layers are pulled
+        back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
         prompts = [prompt] * len(canvases) if isinstance(prompt, str) else list(prompt)
         do_cfg = true_cfg_scale > 1.0
@@ -211,7 +217,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             negative = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) \
                 else list(negative_prompt)
         self.check_inputs(prompts, canvases, scheme, num_inference_steps, guidance_scale, true_cfg_scale, height,
-                          width, negative, identity_embeds, modulation, dam, cache, output_type)
+                          width, negative, identity_embeds, modulation, dam, cache, output_type, lock_blend)
         switches = Switches(prune, prune_rule, prune_tau, lock_ids, isolation, modulation, ccpa, ccpa_tokens,
                             ccpa_anchor, dam, cache)
         # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
@@ -228,6 +234,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
             latents = torch.stack([pack(x) for x in noise])  # (B, L, C·4)
         latents = latents.to(device, dtype)
+        n_anchored = round(lock_blend * num_inference_steps)
+        anchor = lock_anchor(self.vae, canvases, self.stride, latents) if n_anchored else None
         sigmas = np.linspace(1.0, 1 / num_inference_steps, num_inference_steps)
         sc = self.scheduler.config
         mu = calculate_shift(n_noisy, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),
@@ -244,6 +252,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                                             joint_attention_kwargs=joint_attention_kwargs)
                     v = v_neg + true_cfg_scale * (v - v_neg)
                 latents = self.scheduler.step(v, t, latents, return_dict=False)[0].to(dtype)
+                if anchor is not None and i < n_anchored:
+                    latents = anchor.apply(latents, float(self.scheduler.sigmas[i + 1]))
                 if callback_on_step_end is not None:
                     state = {"latents": latents, "prompt_embeds": inputs.text}
                     out = callback_on_step_end(self, i, t, {k: state[k] for k in callback_on_step_end_tensor_inputs})

@@ -38,6 +38,8 @@ export interface Settings {
   seed: number;
   steps: number;
   guidance: number;
+  true_cfg: number;
+  lock_blend: number;
   scheme: Scheme;
 }
 
