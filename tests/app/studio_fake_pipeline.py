@@ -29,7 +29,8 @@ class FakePipeline:
                  true_cfg_scale: float, lock_blend: float, generator: torch.Generator, scheme: str,
                  callback_on_step_end, output_type: str = "pil"):
         self.calls.append({"prompt": prompt, "steps": num_inference_steps, "guidance": guidance_scale,
-                           "true_cfg": true_cfg_scale, "lock_blend": lock_blend, "scheme": scheme, "layers": [layer.id for layer in canvas.layers]})
+                           "true_cfg": true_cfg_scale, "lock_blend": lock_blend, "scheme": scheme,
+                           "layers": [layer.id for layer in canvas.layers]})
         self.started.set()
         tint = tuple(int(v) for v in torch.randint(0, 256, (3,), generator=generator))
         base = composite(canvas)

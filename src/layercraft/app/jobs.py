@@ -236,8 +236,9 @@ class GenerationService:
         try:
             s = job.settings
             out = pipe(prompt=job.canvas.prompt, canvas=job.canvas, num_inference_steps=s.steps,
-                       guidance_scale=s.guidance, true_cfg_scale=s.true_cfg, lock_blend=s.lock_blend, generator=torch.Generator("cpu").manual_seed(s.seed),
-                       scheme=s.scheme, callback_on_step_end=on_step, output_type="pil")
+                       guidance_scale=s.guidance, true_cfg_scale=s.true_cfg, lock_blend=s.lock_blend,
+                       generator=torch.Generator("cpu").manual_seed(s.seed), scheme=s.scheme,
+                       callback_on_step_end=on_step, output_type="pil")
             images = getattr(out, "images", None)
             if not images or not isinstance(images[0], Image.Image):
                 raise TypeError("the pipeline returned no PIL image")
