@@ -172,3 +172,4 @@ def test_save_and_load_round_trip(pipe, tmp_path):
     assert type(again.transformer).__name__ == "LayercraftFluxTransformer"
     assert again.config.max_sequence_length == pipe.config.max_sequence_length
     torch.testing.assert_close(_run(again, canvas(2)), _run(pipe, canvas(2)))
+    assert again.text_encoder.pooler is None  # saved without a pooler, loaded without one (no fresh random weights)

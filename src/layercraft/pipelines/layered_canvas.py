@@ -93,6 +93,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                 continue
             klass = getattr(importlib.import_module(library), class_name)
             extra = {"torch_dtype": dtype} if dtype is not None and name in ("transformer", "vae") else {}
+            if class_name == "BertModel":  # MiniLM is saved without its pooler (we pool ourselves)
+                extra["add_pooling_layer"] = False
             components[name] = klass.from_pretrained(path / name, **extra)
         max_len = kwargs.pop("max_sequence_length", index.get("max_sequence_length", 64))
         return cls(**components, **kwargs, max_sequence_length=max_len)
