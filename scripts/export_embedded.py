@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--dest", type=Path, default=None,
                     help="where to write (default: the package's embedded-default folder, which `--model default` "
                          "loads); a training snapshot that is not yet the default goes elsewhere")
+    ap.add_argument("--recipe", default=None,
+                    help="the exact commands that produced the run, when it took more than one (kept in model.json)")
     args = ap.parse_args()
     final = args.run / "final" / "transformer"
     if not (final / "config.json").is_file():
@@ -70,6 +72,8 @@ def main() -> None:
         card = {"architecture": "embedded-small", "dtype": args.dtype, "steps": rows[-1]["step"],
                 "final_loss_mean_last_50": float(np.mean([r["loss"] for r in rows[-50:]])),
                 "config": (args.run / "config.yaml").read_text()}
+        if args.recipe:
+            card["recipe"] = args.recipe
         (tmp / "model.json").write_text(json.dumps(card, indent=2))
         curve(log, tmp / "training-curve.png")
         samples = sorted((args.run / "samples").glob("step*.png"))
