@@ -4,6 +4,7 @@ import torch
 from lc_canvases import canvas
 
 from layercraft.canvas.raster import composite
+from layercraft.conditioning import unpack
 from layercraft.pipelines.lock_anchor import lock_anchor, locked_coverage
 
 
@@ -32,12 +33,12 @@ def test_full_blend_reproduces_the_locked_pixels_and_leaves_the_rest_to_the_mode
     held = _run(pipe, cv, output_type="pt", lock_blend=1.0)[0]
     want = torch.from_numpy(np.asarray(composite(cv), np.float32) / 255.0).permute(2, 0, 1)
     s, g = pipe.stride, 32 // pipe.stride
-    anchor = lock_anchor(pipe.vae, [cv], s, torch.zeros(1, g * g, 1))
+    anchor = lock_anchor(pipe.vae, [cv], pipe.vae_factor, torch.zeros(1, g * g, 1))
 
     def pixels(tokens):  # (L,) bool → (32, 32)
         return tokens.view(g, g).repeat_interleave(s, 0).repeat_interleave(s, 1)
 
-    full, none = pixels(anchor.weight[0, :, 0] == 1), pixels(anchor.weight[0, :, 0] == 0)
+    full, none = pixels(anchor.weight[0].amin(-1) == 1), pixels(anchor.weight[0].amax(-1) == 0)
     assert full.any() and none.any()
     # fully covered tokens: the collage, up to 8-bit rounding; the model alone does not get there
     assert (held[:, full] - want[:, full]).abs().max() < 2 / 255
@@ -60,3 +61,15 @@ def test_zero_blend_and_canvases_without_locks_are_unchanged(pipe):
 def test_lock_blend_out_of_range_is_refused(pipe, bad):
     with pytest.raises(ValueError, match="lock_blend"):
         _run(pipe, canvas(2, locked=(0,)), lock_blend=bad)
+
+
+def test_only_wholly_covered_latent_pixels_are_anchored(pipe):
+    cv = canvas(2, locked=(0,))
+    f, g = pipe.vae_factor, 32 // pipe.vae_factor
+    cover = torch.from_numpy(locked_coverage(cv)).view(g, f, g, f)
+    whole, partial = cover.amin(dim=(1, 3)) == 1, (cover.amax(dim=(1, 3)) > 0) & (cover.amin(dim=(1, 3)) < 1)
+    assert whole.any() and partial.any()
+    anchor = lock_anchor(pipe.vae, [cv], f, torch.zeros(1, 1, 1))
+    c = pipe.latent_channels
+    weight = torch.stack([unpack(anchor.weight[0], (g // 2, g // 2))[i] for i in range(c)])  # (C, g, g)
+    assert (weight[:, whole] == 1).all() and (weight[:, ~whole] == 0).all()  # no halo from blank pixels

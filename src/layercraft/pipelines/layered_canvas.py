@@ -237,7 +237,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             latents = torch.stack([pack(x) for x in noise])  # (B, L, C·4)
         latents = latents.to(device, dtype)
         n_anchored = round(lock_blend * num_inference_steps)
-        anchor = lock_anchor(self.vae, canvases, self.stride, latents) if n_anchored else None
+        anchor = lock_anchor(self.vae, canvases, self.vae_factor, latents) if n_anchored else None
         sigmas = np.linspace(1.0, 1 / num_inference_steps, num_inference_steps)
         sc = self.scheduler.config
         mu = calculate_shift(n_noisy, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),

@@ -7,9 +7,11 @@ locked layer are replaced by that layer's content noised to the current σ along
 
     x ← m · ((1 − σ) · x_lock + σ · ε) + (1 − m) · x,
 
-with m ∈ [0, 1] the token's coverage by visible locked pixels and ε the run's initial noise. The last
-1 − f of the steps run free, so the model can harmonise light and edges (f = 1 copies the layer;
-f = 0 is the paper's behaviour).
+with m = 1 on latent pixels (each `factor`² image pixels, any autoencoder) wholly covered by visible
+locked pixels, 0 elsewhere, and ε the run's initial noise. A partly covered latent pixel is left to the
+model: anchoring it would also pull its uncovered part towards the canvas's blank, a visible halo. The
+last 1 − f of the steps run free, so the model can harmonise light and edges (f = 1 copies the layer's
+interior; f = 0 is the paper's behaviour).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .conditions import rgba_to_tensor
 @dataclass
 class LockAnchor:
     latents: torch.Tensor  # (B, L, C·4) clean packed latents of the visible canvas
-    weight: torch.Tensor  # (B, L, 1) coverage of each token by visible locked pixels, in [0, 1]
+    weight: torch.Tensor  # (B, L, C·4) 1 on latent elements wholly under visible locked pixels, else 0
     noise: torch.Tensor  # (B, L, C·4) the run's initial noise
 
     def apply(self, latents: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -51,7 +53,7 @@ def locked_coverage(canvas: Canvas) -> np.ndarray:
     return cover
 
 
-def lock_anchor(vae: ModelMixin, canvases: list[Canvas], stride: int, noise: torch.Tensor) -> LockAnchor | None:
+def lock_anchor(vae: ModelMixin, canvases: list[Canvas], factor: int, noise: torch.Tensor) -> LockAnchor | None:
     """The anchor for a batch, or None when no canvas has a visible locked pixel.
 
     The content is the collage of every placed layer (what the canvas shows), so a locked layer
@@ -60,8 +62,8 @@ def lock_anchor(vae: ModelMixin, canvases: list[Canvas], stride: int, noise: tor
     covers = [locked_coverage(c) for c in canvases]
     if not any(c.any() for c in covers):
         return None
-    h, w = canvases[0].height // stride, canvases[0].width // stride
-    weights = [torch.from_numpy(c).view(h, stride, w, stride).mean(dim=(1, 3)).reshape(h * w, 1) for c in covers]
+    h, w = canvases[0].height // factor, canvases[0].width // factor  # latent grid
+    full = [torch.from_numpy(c).view(h, factor, w, factor).amin(dim=(1, 3)) for c in covers]  # (h, w) in {0, 1}
     collages = []
     for c in canvases:
         rgba = np.zeros((c.height, c.width, 4), np.uint8)
@@ -74,5 +76,6 @@ def lock_anchor(vae: ModelMixin, canvases: list[Canvas], stride: int, noise: tor
     images = torch.stack(collages).to(vae.device)  # (B, 3, H, W)
     latents = to_latents(vae, images).float()  # (B, C, 2h, 2w)
     packed = torch.stack([pack(x) for x in latents])  # (B, L, C·4)
-    weight = torch.stack(weights).to(packed.device)  # (B, L, 1)
+    c = latents.shape[1]
+    weight = torch.stack([pack(m.expand(c, h, w).contiguous()) for m in full]).to(packed.device)  # (B, L, C·4)
     return LockAnchor(packed, weight, noise.float().to(packed.device))
