@@ -53,7 +53,9 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1500, "height": 900})
             page.goto(f"{url}/?project={pid}")
             page.wait_for_selector("body[data-ready=true]")
-            page.locator("#steps").fill(str(args.steps))
+            for field, value in (("#steps", args.steps), ("#true-cfg", 3), ("#lock-blend", 0.75)):
+                page.locator(field).fill(str(value))
+                page.locator(field).press("Tab")  # blur: the settings commit on change
             page.click("#generate")
             page.wait_for_selector("#result:not([hidden])", timeout=600_000)
             page.wait_for_timeout(500)
