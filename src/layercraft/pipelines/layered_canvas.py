@@ -209,7 +209,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         lock_blend: float = 0.0,
         joint_attention_kwargs: dict[str, Any] | None = None,
     ) -> ImagePipelineOutput | tuple:
-        """`lock_blend` ∈ [0, 1]: fraction of the steps during which tokens under locked layers are pulled
+        """`lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers are pulled
         back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
         prompts = [prompt] * len(canvases) if isinstance(prompt, str) else list(prompt)

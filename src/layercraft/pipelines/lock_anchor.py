@@ -22,11 +22,10 @@ import numpy as np
 import torch
 from diffusers.models.modeling_utils import ModelMixin
 
-from ..canvas.raster import rasterize, visible_masks
+from ..canvas.raster import composite, rasterize, visible_masks
 from ..canvas.types import Canvas
 from ..conditioning import pack
 from ..models.autoencoder import to_latents
-from .conditions import rgba_to_tensor
 
 
 @dataclass
@@ -64,16 +63,9 @@ def lock_anchor(vae: ModelMixin, canvases: list[Canvas], factor: int, noise: tor
         return None
     h, w = canvases[0].height // factor, canvases[0].width // factor  # latent grid
     full = [torch.from_numpy(c).view(h, factor, w, factor).amin(dim=(1, 3)) for c in covers]  # (h, w) in {0, 1}
-    collages = []
-    for c in canvases:
-        rgba = np.zeros((c.height, c.width, 4), np.uint8)
-        for r in rasterize(c):
-            if r.placed:  # alpha-over in z-order, as the collage shows it
-                a = r.rgba[..., 3:].astype(np.float32) / 255.0
-                rgba[..., :3] = (r.rgba[..., :3] * a + rgba[..., :3] * (1.0 - a)).astype(np.uint8)
-                rgba[..., 3] = np.maximum(rgba[..., 3], r.rgba[..., 3])
-        collages.append(rgba_to_tensor(rgba))
-    images = torch.stack(collages).to(vae.device)  # (B, 3, H, W)
+    collages = [torch.from_numpy(np.asarray(composite(c), np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+                for c in canvases]  # what the canvas shows, over white as the condition encoder sees blanks
+    images = torch.stack(collages).to(vae.device)  # (B, 3, H, W) in [-1, 1]
     latents = to_latents(vae, images).float()  # (B, C, 2h, 2w)
     packed = torch.stack([pack(x) for x in latents])  # (B, L, C·4)
     c = latents.shape[1]
