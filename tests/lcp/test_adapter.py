@@ -1,9 +1,9 @@
 import torch
 
+from layercraft.models.lcp.fourier import fourier_box_embedding
+from layercraft.models.lcp.grounding import GroundingAttention
+from layercraft.models.lcp.resampler import PerceiverResampler
 from layercraft.models.unet import LcpAdapter, LcpCallState
-from layercraft.models.unet.fourier import fourier_box_embedding
-from layercraft.models.unet.grounding import GroundingAttention
-from layercraft.models.unet.resampler import PerceiverResampler
 
 from .components import unet
 

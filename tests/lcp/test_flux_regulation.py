@@ -1,7 +1,7 @@
 import torch
 
 from layercraft.models.flux_ext import TextAttentionProbe
-from layercraft.models.unet.regulation import box_masks
+from layercraft.models.lcp.regulation import box_masks
 from layercraft.pipelines.lcp import canvas_subjects
 from layercraft.pipelines.lcp.flux_common import subject_token_index
 from lcp.flux_components import PROMPT, flux_inputs, flux_pipe

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
+from layercraft.models.lcp.regulation import box_masks
 from layercraft.models.unet import AttentionStore, LcpAdapter, LcpCallState
-from layercraft.models.unet.regulation import box_masks
 from layercraft.pipelines.lcp import LcpPipeline, canvas_subjects, find_subject_tokens
 
 from .components import canvas, image_encoder, sd_components
@@ -71,7 +71,7 @@ def test_box_regulation_moves_attention_mass_into_the_box():
                regulation=False)
     assert out.images.shape == (1, 4, 16, 16)
 
-    from layercraft.models.unet.regulation import box_loss, regulate
+    from layercraft.models.lcp.regulation import box_loss, regulate
 
     def loss_fn(z):
         store = AttentionStore(index, keep_grad=True)

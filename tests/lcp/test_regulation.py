@@ -1,6 +1,6 @@
 import torch
 
-from layercraft.models.unet.regulation import box_masks, corner_masks, position_loss, regulate, scale_loss, step_size
+from layercraft.models.lcp.regulation import box_masks, corner_masks, position_loss, regulate, scale_loss, step_size
 
 
 def _map_in(box_cells, hw=(8, 8)):

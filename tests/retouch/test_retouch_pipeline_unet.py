@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from layercraft.models.unet.inversion import ddim_invert
+from layercraft.models.inversion import ddim_invert
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
 from lcp.components import canvas, sd_components, unet
 

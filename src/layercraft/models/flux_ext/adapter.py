@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-from ..unet.adapter import DynamicKV
-from ..unet.grounding import GroundingAttention
-from ..unet.layout_aware import LayoutAwareModule
-from ..unet.resampler import PerceiverResampler
+from ..lcp.dynamic import DynamicKV
+from ..lcp.grounding import GroundingAttention
+from ..lcp.layout_aware import LayoutAwareModule
+from ..lcp.resampler import PerceiverResampler
 
 
 class StaticAttention(nn.Module):

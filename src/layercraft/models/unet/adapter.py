@@ -14,10 +14,11 @@ import torch.nn as nn
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-from .grounding import GroundingAttention
-from .layout_aware import LayoutAwareModule
+from ..lcp.dynamic import DynamicKV
+from ..lcp.grounding import GroundingAttention
+from ..lcp.layout_aware import LayoutAwareModule
+from ..lcp.resampler import PerceiverResampler
 from .processors import LcpCrossAttnProcessor, LcpSelfAttnProcessor
-from .resampler import PerceiverResampler
 
 
 class StaticKV(nn.Module):
@@ -28,15 +29,6 @@ class StaticKV(nn.Module):
         self.to_k = nn.Linear(static_dim, inner_dim, bias=False)
         self.to_v = nn.Linear(static_dim, inner_dim, bias=False)
         self.mu = nn.Parameter(torch.zeros(()))
-
-
-class DynamicKV(nn.Module):
-    """W_k^i, W_v^i of eq. 2 for one cross-attention layer."""
-
-    def __init__(self, token_dim: int, inner_dim: int):
-        super().__init__()
-        self.to_k = nn.Linear(token_dim, inner_dim, bias=False)
-        self.to_v = nn.Linear(token_dim, inner_dim, bias=False)
 
 
 class _Fuser:

@@ -13,7 +13,7 @@ from PIL import Image
 from ...conditioning import pack, unpack
 from ...models.autoencoder import from_latents, to_latents
 from ...models.flux_ext.probe import TextAttentionProbe
-from ...models.unet.regulation import box_loss
+from ...models.lcp.regulation import box_loss
 from .sd_common import to_tensor
 from .subjects import Subject
 from .tokens import find_subject_tokens

@@ -21,7 +21,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from ...canvas.types import Canvas
 from ...conditioning import pack
 from ...models.flux_ext.probe import TextAttentionProbe
-from ...models.unet.regulation import regulate, step_size
+from ...models.lcp.regulation import regulate, step_size
 from ..inputs import DenoiserInputs, Switches, prepare_inputs
 from ..layered_canvas import LayeredCanvasPipeline
 from .flux_common import decode, euler_step, flow_sigmas, probe_box_loss, subject_token_index

@@ -22,10 +22,10 @@ from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ...canvas.types import Canvas
+from ...models.lcp.regulation import box_loss, regulate, step_size
 from ...models.unet.adapter import LcpAdapter, transformer_blocks
 from ...models.unet.processors import AttentionStore, LcpCallState, LcpCrossAttnProcessor, LcpSelfAttnProcessor
 from ...models.unet.refiner import refiner_features
-from ...models.unet.regulation import box_loss, regulate, step_size
 from .sd_common import (
     clip_grid_features,
     decode_latents,

@@ -26,7 +26,7 @@ from PIL import Image
 from ...canvas.types import Canvas
 from ...conditioning import pack
 from ...models.flux_ext import FluxAttentionSwap, TextAttentionProbe
-from ...models.unet.inversion import flow_invert
+from ...models.inversion import flow_invert
 from ..inputs import DenoiserInputs, Switches, prepare_inputs
 from ..layered_canvas import LayeredCanvasPipeline
 from ..lcp.flux_common import decode, euler_step, flow_sigmas, image_latents, sequence_tokenizer

@@ -30,7 +30,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from ...canvas.types import Canvas
-from ...models.unet.inversion import ddim_invert
+from ...models.inversion import ddim_invert
 from ...models.unet.processors import AttentionStore
 from ...models.unet.swap import SwapState, install_swap
 from ..lcp.sd_common import decode_latents, encode_images, encode_prompts, to_tensor

@@ -186,11 +186,13 @@ class CanvasFlowTask:
     @torch.no_grad()
     def sample(self, model, step: int, out_dir: Path) -> None:
         rows = []
+        text_only = self.args.p_drop_canvas >= 1.0  # a text-to-image stage: sample the path it trains
         for k, e in enumerate(self.validation_examples()):
-            img = self.pipe(prompt=e.prompt, canvas=e.canvas, scheme=e.scheme,
+            canvas = Canvas(width=e.canvas.width, height=e.canvas.height) if text_only else e.canvas
+            img = self.pipe(prompt=e.prompt, canvas=canvas, scheme=e.scheme,
                             num_inference_steps=self.args.sample_steps,
                             generator=torch.Generator().manual_seed(k)).images[0]
-            rows.append(np.concatenate([np.asarray(composite(e.canvas)), np.asarray(img.convert("RGB")), e.target], 1))
+            rows.append(np.concatenate([np.asarray(composite(canvas)), np.asarray(img.convert("RGB")), e.target], 1))
         out_dir.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.concatenate(rows, 0)).save(out_dir / f"step{step:06d}.png")
 
