@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Rows of the separately trained ablation variants (scripts/train_ablations.sh first) into the bench run folder,
 # the Layout-and-Retouch λ1 sweep, then the report: docs/eval/ gets every ablation row.
-# Usage: scripts/eval_ablations.sh [COUNT]   (cases per suite, default 16)
+# Usage: scripts/eval_ablations.sh [COUNT] [RUN]   (cases per suite, default 16; run folder, default out/eval/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-16}"
 lc=.venv/bin/layercraft
-run="out/eval/bench"
+run="${2:-out/eval/bench}"
 common=(--out "$run" --count "$n" --size 128 --steps 20 --true-cfg 3 --no-progress)  # the resolution trained at
 A=out/ablations
+vanilla="$A/vanilla-t2i/final"  # the text-to-image model the LCP adapters and the DreamBooth LoRA are trained on
 # AnyPhoto: replacement curriculum vs fixed probability vs none (all trained with modulation), 2P; modulation, 4P
 for v in curriculum fixed no-replacement; do
   $lc eval run --suite world-2p --method anyphoto-modulation --model "$A/anyphoto-$v/final" --variant "$v" "${common[@]}"
@@ -23,10 +24,14 @@ $lc eval run --suite world-4p --suite world-1p --method one_for_all-ccpa-dam --m
   --variant single-ccpa-dam "${common[@]}"
 # LCP-Diffusion Table III: adapters trained without augmentation / static refiner / grounding; regulation off
 for v in full no-augment no-static no-grounding; do
-  $lc eval run --suite world-4p --method lcp --lcp-adapter "$A/lcp-$v/final/lcp_adapter" --variant "$v" "${common[@]}"
+  $lc eval run --suite world-4p --method lcp --model "$vanilla" --lcp-adapter "$A/lcp-$v/final/lcp_adapter" --variant "$v" \
+    "${common[@]}"
 done
-$lc eval run --suite world-4p --method lcp-no-regulation --lcp-adapter "$A/lcp-full/final/lcp_adapter" \
+$lc eval run --suite world-4p --method lcp-no-regulation --model "$vanilla" --lcp-adapter "$A/lcp-full/final/lcp_adapter" \
   --variant full "${common[@]}"
+# The vanilla model's prompt-only row (the floor the LCP rows start from), as many cases as the bench's references
+$lc eval run --suite world-4p --suite world-1p --method base_t2i --model "$vanilla" --variant vanilla \
+  --out "$run" --count 8 --size 128 --steps 20 --true-cfg 3 --no-progress
 # Layout-and-Retouch: step blending with the DreamBooth LoRA
-$lc eval blend-sweep --lora "$A/dreambooth-world/final" --out docs/eval/blend_sweep
+$lc eval blend-sweep --model "$vanilla" --lora "$A/dreambooth-world/final" --out docs/eval/blend_sweep
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # docs/eval/ from scratch: every world suite with the reference rows and the ablation switch rows on the embedded
 # default, then the separately trained ablation variants and their rows, the λ1 sweep and the report.
-# ≈ 2 h on 2 CPU cores (bench ≈ 14 min, variant training ≈ 75 min, their rows ≈ 35 min); every step resumes.
+# ≈ 2.5 h on 2 CPU cores (bench ≈ 14 min, variant training ≈ 105 min, their rows ≈ 35 min); every step resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/layercraft eval bench --count 8 --steps 20 --true-cfg 3
 scripts/train_ablations.sh
-scripts/eval_ablations.sh 16
+scripts/eval_ablations.sh 16 out/eval/bench

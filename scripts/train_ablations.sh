@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Train the separately trained ablation variants (issues 6 and 8), one after another (2 CPU cores: never in
 # parallel). Each is resumable: run this again and finished runs are skipped, interrupted ones resume.
+# The vanilla text-to-image model comes first: the DreamBooth LoRA and the LCP adapters are trained on it.
 # Usage: scripts/train_ablations.sh [NAME ...]   (default: every config under configs/ablations/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  for f in configs/ablations/*.yaml; do names+=("$(basename "$f" .yaml)"); done
+  names=(vanilla-t2i)
+  for f in configs/ablations/*.yaml; do
+    n="$(basename "$f" .yaml)"
+    [ "$n" = vanilla-t2i ] || names+=("$n")
+  done
 fi
 for name in "${names[@]}"; do
   out="out/ablations/$name"

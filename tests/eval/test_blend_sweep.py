@@ -1,7 +1,14 @@
 import numpy as np
 
 from layercraft.eval.backends import Detections
-from layercraft.eval.blend_sweep import SweepRow, holds, measure, reference_embedding, write_sweep
+from layercraft.eval.blend_sweep import (
+    SweepRow,
+    holds,
+    measure,
+    reference_embedding,
+    spread_delta_interval,
+    write_sweep,
+)
 
 
 class BrightDetector:
@@ -68,3 +75,26 @@ def test_report_shows_the_sweep_when_present(tmp_path):
     assert "λ1 = [3]" in section and "blend_sweep/sweep.png" in section
     write_sweep([SweepRow(0, 0.01, 0.1, 1.0, 4), SweepRow(20, 0.03, 0.1, 1.0, 4)], tmp_path / "blend_sweep", {})
     assert "cannot be judged" in _blend_sweep(tmp_path)
+    write_sweep([SweepRow(0, 0.02, 0.8, 1.0, 4), SweepRow(3, 0.01, 0.78, 0.75, 4), SweepRow(20, 0.03, 0.1, 1.0, 4)],
+                tmp_path / "blend_sweep", {})
+    assert "not reproduced at any λ1" in _blend_sweep(tmp_path)
+
+
+def test_spread_interval_is_paired_and_needs_a_real_rise():
+    rng = np.random.default_rng(0)
+    tight = [np.array([0.5, 0.5]) + rng.normal(0, 0.01, 2) for _ in range(16)]
+    wide = [np.array([0.5, 0.5]) + rng.normal(0, 0.2, 2) for _ in range(16)]
+    lo, hi = spread_delta_interval(tight, wide)
+    assert lo > 0  # clearly more spread
+    lo, hi = spread_delta_interval(tight, tight)
+    assert lo == hi == 0.0  # the same images: no difference in any resample
+    lo, hi = spread_delta_interval(wide, [p + rng.normal(0, 0.02, 2) for p in wide])
+    assert lo < 0 < hi  # a small perturbation: the interval spans 0
+    assert spread_delta_interval([None] * 8, wide[:8]) is None  # nothing detected at the base
+
+
+def test_claim_uses_the_interval_when_measured():
+    base, vanilla = SweepRow(0, 0.01, 0.80, 1.0, 8), SweepRow(20, 0.06, 0.10, 1.0, 8)
+    noisy = SweepRow(2, 0.03, 0.79, 1.0, 8, spread_delta_lo=-0.004, spread_delta_hi=0.05)  # higher σ², CI spans 0
+    real = SweepRow(3, 0.03, 0.79, 1.0, 8, spread_delta_lo=0.002, spread_delta_hi=0.05)
+    assert holds([base, noisy, real, vanilla]) == [3]

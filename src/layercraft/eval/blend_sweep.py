@@ -5,9 +5,11 @@ prompt run the first λ1 steps restores layout diversity. For each λ1 the same 
 with `LayoutRetouchFluxPipeline.step_blended`; in each image the most confident person detection gives a centre
 point and an identity embedding. Reported per λ1: centre-point spread σ² (Layout-and-Retouch Fig. 1; `centre_spread`),
 identity similarity to the subject (cosine to the mean embedding of the instance images), and the detection rate.
-The claim holds at λ1 when the spread rises over λ1 = 0 (pure personalized model) while the similarity stays within
-10 % of its λ1 = 0 value — and it is only testable when the personalized model carries the identity at all, i.e. its
-similarity at λ1 = 0 beats the pure vanilla model's (λ1 = all steps) by `MIN_IDENTITY_GAIN`.
+The claim holds at λ1 when the spread rises over λ1 = 0 (pure personalized model) — the 95 % interval of the paired
+bootstrap difference (images resampled by (prompt, seed), the same noise at every λ1) lies above 0 — while the
+similarity stays within 10 % of its λ1 = 0 value. It is only testable when the personalized model carries the
+identity at all, i.e. its similarity at λ1 = 0 beats the pure vanilla model's (λ1 = all steps) by
+`MIN_IDENTITY_GAIN`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .layout import centre_spread, centres
 
 SIM_TOLERANCE = 0.10  # "identity similarity stays within 10 %"
 MIN_IDENTITY_GAIN = 0.05  # personalized over vanilla similarity needed before the claim can be judged
+N_BOOTSTRAP = 2000
 
 
 @dataclass
@@ -35,6 +38,8 @@ class SweepRow:
     sim: float | None  # mean cosine to the subject's reference embedding
     detected: float  # fraction of images with a person detection
     n_images: int
+    spread_delta_lo: float | None = None  # 95 % bootstrap interval of σ²(λ1) − σ²(0); None at λ1 = 0
+    spread_delta_hi: float | None = None
 
 
 def reference_embedding(images: list[Image.Image], detector, identity) -> np.ndarray:
@@ -51,18 +56,46 @@ def reference_embedding(images: list[Image.Image], detector, identity) -> np.nda
     return e / np.linalg.norm(e)
 
 
-def measure(images: list[np.ndarray], detector, identity, reference: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Per image: the best person detection → (centre points (M, 2), cosine similarities [M])."""
-    points, sims = [], []
+def measure_each(images: list[np.ndarray], detector, identity,
+                 reference: np.ndarray) -> list[tuple[np.ndarray | None, float | None]]:
+    """Per image: the best person detection → (normalised centre point (2,), cosine similarity), or (None, None)."""
+    out = []
     for arr in images:
         det = detector.detect(arr).of_label(0)
         if not len(det):
+            out.append((None, None))
             continue
         box = det.boxes[np.argmax(det.scores)]
-        points.append(centres(box[None], arr.shape[1], arr.shape[0])[0])
         e = identity.embed(arr, box[None])[0]
-        sims.append(float(e @ reference / max(np.linalg.norm(e), 1e-8)))
-    return np.asarray(points).reshape(-1, 2), sims
+        out.append((centres(box[None], arr.shape[1], arr.shape[0])[0],
+                    float(e @ reference / max(np.linalg.norm(e), 1e-8))))
+    return out
+
+
+def measure(images: list[np.ndarray], detector, identity, reference: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Detected images only: (centre points (M, 2), cosine similarities [M])."""
+    found = [(p, s) for p, s in measure_each(images, detector, identity, reference) if p is not None]
+    return np.asarray([p for p, _ in found]).reshape(-1, 2), [s for _, s in found]
+
+
+def spread_delta_interval(base: list[np.ndarray | None], other: list[np.ndarray | None], n_boot: int = N_BOOTSTRAP,
+                          seed: int = 0) -> tuple[float, float] | None:
+    """95 % paired-bootstrap interval of centre_spread(other) − centre_spread(base); image k of both lists shares
+    its (prompt, seed). None when too few images have detections."""
+    if len(base) != len(other):
+        raise ValueError(f"paired lists differ in length: {len(base)} vs {len(other)}")
+    rng = np.random.default_rng(seed)
+    deltas = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(base), len(base))
+        a = centre_spread(np.asarray([base[i] for i in idx if base[i] is not None]))
+        b = centre_spread(np.asarray([other[i] for i in idx if other[i] is not None]))
+        if a is not None and b is not None:
+            deltas.append(b - a)
+    if len(deltas) < n_boot // 2:
+        return None
+    lo, hi = np.percentile(deltas, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 @torch.no_grad()
@@ -73,8 +106,10 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
     from ..conditioning import pack
     from ..pipelines.lcp.flux_common import decode
 
+    if not blend_steps or blend_steps[0] != 0:
+        raise ValueError(f"the sweep must start at λ1 = 0 (the personalized model), got {blend_steps}")
     grid = (size // pipe.stride, size // pipe.stride)
-    rows = []
+    rows, base_points = [], []
     for lam in blend_steps:
         images = []
         for k, (y_p, y_r) in enumerate(prompts):
@@ -84,9 +119,14 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 noise = torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)
                 z = pipe.step_blended(y_p, y_r, canvas, pack(noise[0])[None], steps, lam, true_cfg_scale=true_cfg)
                 images.append(np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB")))
-        points, sims = measure(images, detector, identity, reference)
-        rows.append(SweepRow(lam, centre_spread(points), float(np.mean(sims)) if sims else None,
-                             len(sims) / len(images), len(images)))
+        found = measure_each(images, detector, identity, reference)
+        points = [p for p, _ in found]
+        sims = [x for _, x in found if x is not None]
+        base_points = base_points if lam else points  # λ1 = 0 is swept first (see the check above)
+        ci = spread_delta_interval(base_points, points) if lam else None
+        rows.append(SweepRow(lam, centre_spread(np.asarray([p for p in points if p is not None])),
+                             float(np.mean(sims)) if sims else None, len(sims) / len(images), len(images),
+                             *(ci if ci is not None else (None, None))))
         if image_dir is not None:
             image_dir.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.concatenate(images[: len(seeds) * 2], 1)).save(image_dir / f"lambda{lam:02d}.png")
@@ -102,13 +142,20 @@ def identity_carried(rows: list[SweepRow]) -> bool:
 
 
 def holds(rows: list[SweepRow]) -> list[int]:
-    """The λ1 > 0 where spread rises over λ1 = 0 and similarity stays within `SIM_TOLERANCE` of it; none when the
-    personalized model does not carry the identity (`identity_carried`)."""
+    """The λ1 > 0 where spread rises over λ1 = 0 (`_spread_rises`) and similarity stays within `SIM_TOLERANCE` of
+    it; none when the personalized model does not carry the identity (`identity_carried`)."""
     base = next((r for r in rows if r.blend_steps == 0), None)
     if base is None or base.spread is None or base.sim is None or not identity_carried(rows):
         return []
     return [r.blend_steps for r in rows if r.blend_steps > 0 and r.spread is not None and r.sim is not None
-            and r.spread > base.spread and r.sim >= (1 - SIM_TOLERANCE) * base.sim]
+            and _spread_rises(r, base) and r.sim >= (1 - SIM_TOLERANCE) * base.sim]
+
+
+def _spread_rises(row: SweepRow, base: SweepRow) -> bool:
+    """By the bootstrap interval when the sweep measured one, else by the point values."""
+    if row.spread_delta_lo is not None:
+        return row.spread_delta_lo > 0
+    return row.spread > base.spread
 
 
 def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:

@@ -189,5 +189,6 @@ def blend_sweep_cmd(
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
                             "prompts": [p for _, p in pairs], "seeds": seeds})
     for r in rows:
-        console.print(f"λ1={r.blend_steps:2d}  spread={r.spread}  sim={r.sim}  detected={r.detected:.2f}")
+        ci = "" if r.spread_delta_lo is None else f" (Δ 95% CI [{r.spread_delta_lo:+.4f}, {r.spread_delta_hi:+.4f}])"
+        console.print(f"λ1={r.blend_steps:2d}  spread={r.spread}{ci}  sim={r.sim}  detected={r.detected:.2f}")
     console.print(f"claim holds at λ1 = {holds(rows)}; wrote {out}")
