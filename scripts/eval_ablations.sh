@@ -9,7 +9,8 @@ lc=.venv/bin/layercraft
 run="${2:-out/eval/bench}"
 common=(--out "$run" --count "$n" --size 128 --steps 20 --true-cfg 3 --no-progress)  # the resolution trained at
 A=out/ablations
-vanilla="$A/vanilla-t2i/final"  # the text-to-image model the LCP adapters and the DreamBooth LoRA are trained on
+vanilla="$A/vanilla-t2i/final"  # the text-to-image model the LCP adapters are trained on
+vanilla_1p="$A/vanilla-t2i-1p/final"  # the single-subject one the DreamBooth LoRA is trained on
 # AnyPhoto: replacement curriculum vs fixed probability vs none (all trained with modulation), 2P; modulation, 4P
 for v in curriculum fixed no-replacement; do
   $lc eval run --suite world-2p --method anyphoto-modulation --model "$A/anyphoto-$v/final" --variant "$v" "${common[@]}"
@@ -32,6 +33,6 @@ $lc eval run --suite world-4p --method lcp-no-regulation --model "$vanilla" --lc
 # The vanilla model's prompt-only row (the floor the LCP rows start from), as many cases as the bench's references
 $lc eval run --suite world-4p --suite world-1p --method base_t2i --model "$vanilla" --variant vanilla \
   --out "$run" --count 8 --size 128 --steps 20 --true-cfg 3 --no-progress
-# Layout-and-Retouch: step blending with the DreamBooth LoRA
-$lc eval blend-sweep --model "$vanilla" --lora "$A/dreambooth-world/final" --out docs/eval/blend_sweep
+# Layout-and-Retouch: step blending with the DreamBooth LoRA on the single-subject vanilla model
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --out docs/eval/blend_sweep
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"

@@ -77,3 +77,12 @@ def test_canvas_prompt_lists_people_left_to_right():
     p = canvas_prompt(meta, np.random.default_rng(0))
     assert p.startswith("two people on a beach at sunset")
     assert p.index("neutral") < p.index("laughing")
+
+
+def test_text_to_image_has_an_empty_canvas_and_the_asked_people_count():
+    for n in (1, 3):
+        ex = RECIPES["text_to_image"](np.random.default_rng(n), 64, n_people=n)
+        assert not ex.canvas.all_layers() and ex.canvas.prompt == ex.prompt
+        assert len(ex.meta["people"]) == n and ex.person_boxes.shape == (n, 4)
+    counts = {len(RECIPES["text_to_image"](np.random.default_rng(s), 64).meta["people"]) for s in range(12)}
+    assert len(counts) > 1  # without n_people: the world's mix of scene sizes

@@ -5,6 +5,9 @@
   layers from another image of the scene; every layer gets a lighting augmentation.
 - `one_for_all`: single-subject category pairs — face / upper / lower / bag references of one
   person, taken from another image of the scene, as unplaced category layers.
+- `text_to_image`: a world image and its prompt with an empty canvas — the base text-to-image ("vanilla")
+  stage; `n_people` restricts it to scenes of that many people (a single-subject base, as the
+  personalization papers use).
 - `anyphoto`: face location canvases — each face crop placed on the target's landmarks, from the
   target itself or, with the curriculum's replacement probability, from another image of the
   same identity; crops are degraded (blur, noise, JPEG, occlusion, colour, grayscale).
@@ -155,5 +158,13 @@ def anyphoto(rng: np.random.Generator, size: int, *, step: int = 0,
     return Example(canvas, tgt.rgb, prompt, "anyphoto", tgt.meta, *_boxes(tgt))
 
 
+def text_to_image(rng: np.random.Generator, size: int, *, n_people: int | None = None) -> Example:
+    sc = _train_scene(rng, n_people=n_people)
+    tgt = render(image_spec(sc, int(rng.integers(IMAGES_PER_SCENE)), size, size))
+    prompt = canvas_prompt(tgt.meta, rng)
+    canvas = Canvas(width=size, height=size, prompt=prompt)
+    return Example(canvas, tgt.rgb, prompt, "layercomposer", tgt.meta, *_boxes(tgt))
+
+
 RECIPES: dict[str, Callable[..., Example]] = {"layercomposer": layercomposer, "one_for_all": one_for_all,
-                                               "anyphoto": anyphoto}
+                                               "anyphoto": anyphoto, "text_to_image": text_to_image}

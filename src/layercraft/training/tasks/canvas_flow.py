@@ -49,6 +49,7 @@ class CanvasTaskArgs(BaseModel):
     identity_loss_weight: float = 0.0  # AnyPhoto eq. 24-25 on the one-step clean estimate
     identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
     min_visible: float = 0.5  # people less visible than this are left out of identity terms
+    t2i_people: int | None = None  # `text_to_image` recipe: only scenes of this many people (None: the world's mix)
 
 
 @dataclass
@@ -103,6 +104,8 @@ class CanvasFlowTask:
         name = self._recipe_names[int(rng.choice(len(self._recipe_names), p=self._recipe_p))]
         kw = {"step": index // max(1, self.cfg.grad_accum), "milestones": self.args.milestones,
               "top": self.args.replacement_top} if name == "anyphoto" else {}
+        if name == "text_to_image":
+            kw = {"n_people": self.args.t2i_people}
         examples = [RECIPES[name](rng, self.args.size, **kw) for _ in range(batch_size)]
         return CanvasBatch(examples, examples[0].scheme,
                            [bool(rng.random() < self.args.p_drop_canvas) for _ in examples],
