@@ -21,6 +21,15 @@ def test_canvas_task_builds_pipeline_inputs_and_backpropagates(recipe):
     assert grads and any(g.abs().sum() > 0 for g in grads)
 
 
+def test_text_to_image_stage_keeps_to_the_asked_people_count_in_batches_and_sample_sheets():
+    cfg = TrainConfig(task="canvas", task_args={"model": "tiny-test", "size": 32, "recipes": {"text_to_image": 1.0},
+                                                "t2i_people": 1, "p_drop_canvas": 1.0}, batch_size=4)
+    task = build_task(cfg)
+    for examples in (task.batch(0, 0, 4).examples, task.validation_examples(4)):
+        assert [len(e.meta["people"]) for e in examples] == [1, 1, 1, 1]
+        assert all(not e.canvas.all_layers() for e in examples)
+
+
 def test_condition_tokens_change_the_prediction():
     cfg = TrainConfig(task="canvas", task_args={"model": "tiny-test", "size": 32, "p_drop_canvas": 0.0,
                                                 "p_drop_text": 0.0}, batch_size=2)

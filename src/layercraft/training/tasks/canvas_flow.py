@@ -102,14 +102,18 @@ class CanvasFlowTask:
     def batch(self, index: int, rank: int, batch_size: int) -> CanvasBatch:
         rng = np.random.default_rng(step_seed(self.cfg.seed, index, rank, 0xCA))
         name = self._recipe_names[int(rng.choice(len(self._recipe_names), p=self._recipe_p))]
-        kw = {"step": index // max(1, self.cfg.grad_accum), "milestones": self.args.milestones,
-              "top": self.args.replacement_top} if name == "anyphoto" else {}
-        if name == "text_to_image":
-            kw = {"n_people": self.args.t2i_people}
+        kw = self._recipe_kwargs(name, index // max(1, self.cfg.grad_accum))
         examples = [RECIPES[name](rng, self.args.size, **kw) for _ in range(batch_size)]
         return CanvasBatch(examples, examples[0].scheme,
                            [bool(rng.random() < self.args.p_drop_canvas) for _ in examples],
                            [bool(rng.random() < self.args.p_drop_text) for _ in examples])
+
+    def _recipe_kwargs(self, name: str, step: int) -> dict:
+        if name == "anyphoto":
+            return {"step": step, "milestones": self.args.milestones, "top": self.args.replacement_top}
+        if name == "text_to_image":
+            return {"n_people": self.args.t2i_people}
+        return {}
 
     def _targets(self, examples: list[Example]) -> torch.Tensor:
         images = torch.stack([rgba_to_tensor(np.dstack([e.target, np.full(e.target.shape[:2], 255, np.uint8)]))
@@ -184,7 +188,8 @@ class CanvasFlowTask:
     def validation_examples(self, n: int = 4) -> list[Example]:
         """Fixed examples for sample sheets (training-split scenes, so this is a progress view, not a score)."""
         rng = np.random.default_rng(self.args.sample_seed)
-        return [RECIPES[self._recipe_names[k % len(self._recipe_names)]](rng, self.args.size) for k in range(n)]
+        names = [self._recipe_names[k % len(self._recipe_names)] for k in range(n)]
+        return [RECIPES[name](rng, self.args.size, **self._recipe_kwargs(name, 0)) for name in names]
 
     @torch.no_grad()
     def sample(self, model, step: int, out_dir: Path) -> None:
