@@ -98,3 +98,43 @@ def test_claim_uses_the_interval_when_measured():
     noisy = SweepRow(2, 0.03, 0.79, 1.0, 8, spread_delta_lo=-0.004, spread_delta_hi=0.05)  # higher σ², CI spans 0
     real = SweepRow(3, 0.03, 0.79, 1.0, 8, spread_delta_lo=0.002, spread_delta_hi=0.05)
     assert holds([base, noisy, real, vanilla]) == [3]
+
+
+def test_box_segmenter_masks_the_best_person_box():
+    from PIL import Image
+
+    from layercraft.eval.blend_sweep import box_segmenter
+
+    mask = box_segmenter(BrightDetector())(Image.fromarray(_img(6, (200, 200, 0))))
+    assert mask.shape == (16, 16) and mask.sum() == 16 and mask[4:8, 6:10].all()
+    assert not box_segmenter(BrightDetector())(Image.fromarray(np.zeros((16, 16, 3), np.uint8))).any()
+
+
+def test_retouched_claim_is_judged_against_the_personalized_model_alone(tmp_path):
+    import json
+
+    base = SweepRow(0, 0.01, 0.80, 1.0, 8, retouched_spread=0.012, retouched_sim=0.95, retouched_detected=1.0)
+    lam2 = SweepRow(2, 0.03, 0.60, 1.0, 8, spread_delta_lo=0.004, spread_delta_hi=0.05, retouched_spread=0.028,
+                    retouched_sim=0.78, retouched_detected=1.0, retouched_delta_lo=0.003, retouched_delta_hi=0.04)
+    lam4 = SweepRow(4, 0.04, 0.50, 1.0, 8, spread_delta_lo=0.01, spread_delta_hi=0.06, retouched_spread=0.02,
+                    retouched_sim=0.85, retouched_detected=1.0, retouched_delta_lo=-0.001, retouched_delta_hi=0.03)
+    vanilla = SweepRow(20, 0.06, 0.10, 1.0, 8, retouched_sim=0.3)
+    rows = [base, lam2, lam4, vanilla]
+    assert holds(rows) == []  # step blending alone loses 25 % and more of the similarity
+    # λ1 = 2: retouched spread rises and 0.78 ≥ 0.9 · 0.80; λ1 = 4: the retouched spread interval spans 0
+    assert holds(rows, retouched=True) == [2]
+    write_sweep(rows, tmp_path, {"steps": 20})
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert data["claim_holds_at"] == [] and data["claim_holds_at_retouched"] == [2]
+
+
+def test_report_shows_both_verdicts_when_the_sweep_retouched(tmp_path):
+    from layercraft.eval.report import _blend_sweep
+
+    rows = [SweepRow(0, 0.01, 0.80, 1.0, 8, retouched_spread=0.01, retouched_sim=0.9),
+            SweepRow(3, 0.03, 0.50, 1.0, 8, 0.002, 0.04, 0.02, 0.79, 1.0, 0.001, 0.03),
+            SweepRow(20, 0.06, 0.10, 1.0, 8, retouched_sim=0.2)]
+    write_sweep(rows, tmp_path / "blend_sweep", {"steps": 20})
+    section = _blend_sweep(tmp_path)
+    assert "step blending alone: not reproduced at any λ1" in section
+    assert "step blending + retouch: holds at λ1 = [3]" in section and "retouched sim" in section

@@ -109,3 +109,21 @@ def test_retouch_pipeline_end_to_end_with_lora_toggle():
     assert images.shape == (1, 32, 32, 3) and layout.shape == (1, 32, 32, 3) and seen == [(32, 32)]
     assert np.isfinite(images).all() and not np.allclose(images, layout)
     assert pipe.transformer.active_adapters()  # adapters re-enabled after the vanilla steps
+
+
+def test_without_canvas_tokens_the_layout_is_the_prompt_only_path_and_the_canvas_gives_the_reference():
+    from layercraft.canvas import Canvas
+
+    pipe, cv = _pipe(), canvas()
+    noise = _z(4)
+    kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
+              swap_steps=1, latents=noise, output_type="np", return_layout=True)
+    _, layout = pipe("a red dog on the beach", cv, canvas_tokens=False, **kw).images
+    empty = Canvas(width=32, height=32, prompt=cv.prompt)
+    z = pipe.step_blended("a dog on the beach", "a red dog on the beach", empty, noise, 2, 1)
+    from layercraft.pipelines.lcp.flux_common import decode
+
+    grid = (32 // pipe.stride, 32 // pipe.stride)
+    np.testing.assert_allclose(layout, decode(pipe, z, grid, "np"), atol=1e-5)
+    _, with_tokens = pipe("a red dog on the beach", cv, **kw).images
+    assert not np.allclose(layout, with_tokens, atol=1e-3)  # the canvas's condition tokens do change the layout

@@ -10,6 +10,11 @@ bootstrap difference (images resampled by (prompt, seed), the same noise at ever
 similarity stays within 10 % of its λ1 = 0 value. It is only testable when the personalized model carries the
 identity at all, i.e. its similarity at λ1 = 0 beats the pure vanilla model's (λ1 = all steps) by
 `MIN_IDENTITY_GAIN`.
+
+With a reference image the sweep also runs stage 2, retouch (sec. 3.2.2, Algorithm 1), on every layout image —
+the whole Layout-and-Retouch method — and measures the retouched images the same way. Their claim is judged
+against the same baseline, the personalized model alone (λ1 = 0, no retouch): spread interval above 0 and
+similarity within 10 %. M^SAM is the detector's best person box on the layout image (no segmenter here).
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ class SweepRow:
     n_images: int
     spread_delta_lo: float | None = None  # 95 % bootstrap interval of σ²(λ1) − σ²(0); None at λ1 = 0
     spread_delta_hi: float | None = None
+    # the same after retouch (None when the sweep ran without it); the interval is against the λ1 = 0 layouts
+    retouched_spread: float | None = None
+    retouched_sim: float | None = None
+    retouched_detected: float | None = None
+    retouched_delta_lo: float | None = None
+    retouched_delta_hi: float | None = None
 
 
 def reference_embedding(images: list[Image.Image], detector, identity) -> np.ndarray:
@@ -98,38 +109,78 @@ def spread_delta_interval(base: list[np.ndarray | None], other: list[np.ndarray 
     return float(lo), float(hi)
 
 
+def box_segmenter(detector):
+    """A stand-in for SAM: image → bool mask (H, W) of the most confident person box (empty when none)."""
+    def segment(image: Image.Image) -> np.ndarray:
+        arr = np.asarray(image.convert("RGB"))
+        mask = np.zeros(arr.shape[:2], bool)
+        det = detector.detect(arr).of_label(0)
+        if len(det):
+            x0, y0, x1, y1 = np.round(det.boxes[np.argmax(det.scores)]).astype(int)
+            mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+        return mask
+    return segment
+
+
+def _summary(found: list[tuple[np.ndarray | None, float | None]]) -> tuple[list, float | None, float | None, float]:
+    """Per-image measurements → (centre points or None, spread σ², mean similarity, detection rate)."""
+    points = [p for p, _ in found]
+    sims = [x for _, x in found if x is not None]
+    spread = centre_spread(np.asarray([p for p in points if p is not None]))
+    return points, spread, (float(np.mean(sims)) if sims else None), len(sims) / max(len(found), 1)
+
+
 @torch.no_grad()
 def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], seeds: list[int], steps: int,
                 size: int, detector, identity, reference: np.ndarray, true_cfg: float = 1.0,
-                image_dir: Path | None = None) -> list[SweepRow]:
-    """prompts: (class prompt y_p, instance prompt y_r) pairs; every λ1 sees the same noise for each (prompt, seed)."""
+                image_dir: Path | None = None, retouch_reference: Image.Image | None = None,
+                swap_steps: int | None = None) -> list[SweepRow]:
+    """prompts: (class prompt y_p, instance prompt y_r) pairs; every λ1 sees the same noise for each (prompt, seed).
+    `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`)."""
+    from ..canvas import Layer
     from ..conditioning import pack
     from ..pipelines.lcp.flux_common import decode
 
     if not blend_steps or blend_steps[0] != 0:
         raise ValueError(f"the sweep must start at λ1 = 0 (the personalized model), got {blend_steps}")
     grid = (size // pipe.stride, size // pipe.stride)
+    layers = [] if retouch_reference is None else \
+        [Layer(id="reference", image=retouch_reference.convert("RGBA").resize((size, size)))]
+    segmenter = box_segmenter(detector)
     rows, base_points = [], []
     for lam in blend_steps:
-        images = []
+        images, retouched = [], []
         for k, (y_p, y_r) in enumerate(prompts):
-            canvas = Canvas(width=size, height=size, prompt=y_r)
+            canvas = Canvas(width=size, height=size, prompt=y_r, layers=layers)
             for seed in seeds:
                 g = torch.Generator("cpu").manual_seed(1000 * k + seed)
-                noise = torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)
-                z = pipe.step_blended(y_p, y_r, canvas, pack(noise[0])[None], steps, lam, true_cfg_scale=true_cfg)
-                images.append(np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB")))
-        found = measure_each(images, detector, identity, reference)
-        points = [p for p, _ in found]
-        sims = [x for _, x in found if x is not None]
+                noise = pack(torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)[0])[None]
+                if retouch_reference is None:
+                    z = pipe.step_blended(y_p, y_r, canvas, noise, steps, lam, true_cfg_scale=true_cfg)
+                    images.append(np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB")))
+                    continue
+                # the layout stage inside is the same step_blended call on the prompt alone (canvas_tokens=False)
+                out, layout = pipe(y_r, canvas, class_prompt=y_p, num_inference_steps=steps, true_cfg_scale=true_cfg,
+                                   blend_steps=lam, swap_steps=swap_steps, latents=noise, segmenter=segmenter,
+                                   canvas_tokens=False, return_layout=True).images
+                images.append(np.asarray(layout[0].convert("RGB")))
+                retouched.append(np.asarray(out[0].convert("RGB")))
+        points, spread, sim, detected = _summary(measure_each(images, detector, identity, reference))
         base_points = base_points if lam else points  # λ1 = 0 is swept first (see the check above)
         ci = spread_delta_interval(base_points, points) if lam else None
-        rows.append(SweepRow(lam, centre_spread(np.asarray([p for p in points if p is not None])),
-                             float(np.mean(sims)) if sims else None, len(sims) / len(images), len(images),
-                             *(ci if ci is not None else (None, None))))
+        row = SweepRow(lam, spread, sim, detected, len(images), *(ci if ci is not None else (None, None)))
+        if retouched:
+            r_points, row.retouched_spread, row.retouched_sim, row.retouched_detected = \
+                _summary(measure_each(retouched, detector, identity, reference))
+            r_ci = spread_delta_interval(base_points, r_points)
+            row.retouched_delta_lo, row.retouched_delta_hi = r_ci if r_ci is not None else (None, None)
+        rows.append(row)
         if image_dir is not None:
             image_dir.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.concatenate(images[: len(seeds) * 2], 1)).save(image_dir / f"lambda{lam:02d}.png")
+            strip = np.concatenate(images[: len(seeds) * 2], 1)
+            if retouched:
+                strip = np.concatenate([strip, np.concatenate(retouched[: len(seeds) * 2], 1)], 0)
+            Image.fromarray(strip).save(image_dir / f"lambda{lam:02d}.png")
     return rows
 
 
@@ -141,21 +192,28 @@ def identity_carried(rows: list[SweepRow]) -> bool:
             and base.sim >= vanilla.sim + MIN_IDENTITY_GAIN)
 
 
-def holds(rows: list[SweepRow]) -> list[int]:
+def holds(rows: list[SweepRow], retouched: bool = False) -> list[int]:
     """The λ1 > 0 where spread rises over λ1 = 0 (`_spread_rises`) and similarity stays within `SIM_TOLERANCE` of
-    it; none when the personalized model does not carry the identity (`identity_carried`)."""
+    it; none when the personalized model does not carry the identity (`identity_carried`). `retouched` judges the
+    retouched images of each λ1 against the same λ1 = 0 baseline (the personalized model alone, no retouch)."""
     base = next((r for r in rows if r.blend_steps == 0), None)
     if base is None or base.spread is None or base.sim is None or not identity_carried(rows):
         return []
-    return [r.blend_steps for r in rows if r.blend_steps > 0 and r.spread is not None and r.sim is not None
-            and _spread_rises(r, base) and r.sim >= (1 - SIM_TOLERANCE) * base.sim]
+    out = []
+    for r in rows:
+        spread, sim, lo = ((r.retouched_spread, r.retouched_sim, r.retouched_delta_lo) if retouched
+                           else (r.spread, r.sim, r.spread_delta_lo))
+        if r.blend_steps > 0 and spread is not None and sim is not None and _spread_rises(spread, lo, base.spread) \
+                and sim >= (1 - SIM_TOLERANCE) * base.sim:
+            out.append(r.blend_steps)
+    return out
 
 
-def _spread_rises(row: SweepRow, base: SweepRow) -> bool:
+def _spread_rises(spread: float, delta_lo: float | None, base_spread: float) -> bool:
     """By the bootstrap interval when the sweep measured one, else by the point values."""
-    if row.spread_delta_lo is not None:
-        return row.spread_delta_lo > 0
-    return row.spread > base.spread
+    if delta_lo is not None:
+        return delta_lo > 0
+    return spread > base_spread
 
 
 def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:
@@ -170,17 +228,29 @@ def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:
         w = csv.DictWriter(f, fieldnames=list(asdict(rows[0])))
         w.writeheader()
         w.writerows(asdict(r) for r in rows)
-    (out / "sweep.json").write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows],
-                                                "identity_carried": identity_carried(rows),
-                                                "claim_holds_at": holds(rows)}, indent=2))
+    with_retouch = any(r.retouched_sim is not None for r in rows)
+    summary = {"meta": meta, "rows": [asdict(r) for r in rows], "identity_carried": identity_carried(rows),
+               "claim_holds_at": holds(rows)}
+    if with_retouch:
+        summary["claim_holds_at_retouched"] = holds(rows, retouched=True)
+    (out / "sweep.json").write_text(json.dumps(summary, indent=2))
     lam = [r.blend_steps for r in rows]
-    fig, ax = plt.subplots(figsize=(5.0, 3.2))
-    ax.plot(lam, [r.spread if r.spread is not None else np.nan for r in rows], "o-", color="C0")
+
+    def series(name: str) -> list[float]:
+        return [getattr(r, name) if getattr(r, name) is not None else np.nan for r in rows]
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    ax.plot(lam, series("spread"), "o-", color="C0", label="σ², step blending")
     ax.set_xlabel(f"λ1 (vanilla steps of {meta.get('steps', 0)})")
     ax.set_ylabel("centre-point spread σ²", color="C0")
     ax2 = ax.twinx()
-    ax2.plot(lam, [r.sim if r.sim is not None else np.nan for r in rows], "s--", color="C1")
+    ax2.plot(lam, series("sim"), "s--", color="C1", label="sim, step blending")
+    if with_retouch:
+        ax.plot(lam, series("retouched_spread"), "o:", color="C2", label="σ², + retouch")
+        ax2.plot(lam, series("retouched_sim"), "s:", color="C3", label="sim, + retouch")
     ax2.set_ylabel("identity similarity", color="C1")
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center")
     ax.grid(alpha=0.3)
     ax.set_title("Layout-and-Retouch step blending: λ1 sweep")
     fig.tight_layout()

@@ -87,23 +87,30 @@ def _blend_sweep(out: Path) -> str:
     if not path.is_file():
         return ""
     data = json.loads(path.read_text())
-    def interval(r: dict) -> str:
-        lo, hi = r.get("spread_delta_lo"), r.get("spread_delta_hi")
+    def interval(r: dict, key: str = "spread_delta") -> str:
+        lo, hi = r.get(f"{key}_lo"), r.get(f"{key}_hi")
         return "" if lo is None else f"[{lo:+.4f}, {hi:+.4f}]"
 
+    def verdict(key: str) -> str:
+        if not data.get("identity_carried", True):
+            return ("cannot be judged: the personalized model (λ1 = 0) does not carry the subject's identity better "
+                    "than the vanilla model")
+        return f"holds at λ1 = {html.escape(str(data[key]))}" if data[key] else "not reproduced at any λ1"
+
+    retouched = "claim_holds_at_retouched" in data
+    head = ["λ1", "centre spread σ²", "Δσ² vs λ1 = 0 (95 % CI)", "identity sim", "detected", "images"]
     rows = [[r["blend_steps"], r["spread"], interval(r), r["sim"], r["detected"], r["n_images"]] for r in data["rows"]]
-    if not data.get("identity_carried", True):
-        verdict = ("cannot be judged: the personalized model (λ1 = 0) does not carry the subject's identity better "
-                   "than the vanilla model")
-    elif data["claim_holds_at"]:
-        verdict = f"holds at λ1 = {html.escape(str(data['claim_holds_at']))}"
-    else:
-        verdict = "not reproduced at any λ1"
+    if retouched:
+        head += ["retouched σ²", "Δσ² vs λ1 = 0 (95 % CI)", "retouched sim"]
+        for row, r in zip(rows, data["rows"], strict=True):
+            row += [r.get("retouched_spread"), interval(r, "retouched_delta"), r.get("retouched_sim")]
+    claims = f"step blending alone: {verdict('claim_holds_at')}"
+    if retouched:
+        claims += f"; step blending + retouch: {verdict('claim_holds_at_retouched')}"
     return ("<h2>Layout-and-Retouch: step-blending λ1 sweep</h2>"
             f"<p>Claim (spread rises — its bootstrap interval above 0 — with identity similarity within 10 % of "
-            f"λ1 = 0): {verdict}.</p>"
-            + _table(["λ1", "centre spread σ²", "Δσ² vs λ1 = 0 (95 % CI)", "identity sim", "detected", "images"], rows)
-            + '<img src="blend_sweep/sweep.png" alt="λ1 sweep">')
+            f"the personalized model alone, λ1 = 0): {claims}.</p>"
+            + _table(head, rows) + '<img src="blend_sweep/sweep.png" alt="λ1 sweep">')
 
 
 def write_report(run: str | Path, out: str | Path, title: str = "layercraft evaluation", max_cases: int = 4) -> Path:

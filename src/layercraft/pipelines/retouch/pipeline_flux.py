@@ -171,11 +171,13 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         output_type: str = "pil",
         return_dict: bool = True,
         return_layout: bool = False,
+        canvas_tokens: bool = True,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
         prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
         layout image when `return_layout`). `true_cfg_scale` guides the layout stage; the retouch paths run
-        unguided, as Algorithm 1."""
+        unguided, as Algorithm 1. `canvas_tokens=False` conditions every path on the prompt alone (a personalized
+        text-to-image model, as in the paper); the canvas then only supplies the subject's reference image."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
@@ -190,13 +192,14 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         size = (canvas.width, canvas.height)
         grid = (canvas.height // self.stride, canvas.width // self.stride)
         dev, dtype = self._execution_device, self.transformer.dtype
+        cond = canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=canvas.prompt)
 
         if layout_image is None:
             if latents is None:
                 noise = randn_tensor((1, self.latent_channels, grid[0] * 2, grid[1] * 2), generator=generator,
                                      device=dev, dtype=dtype)
                 latents = pack(noise[0])[None]
-            z_layout = self.step_blended(class_prompt, prompt, canvas, latents.to(dev, dtype), num_inference_steps,
+            z_layout = self.step_blended(class_prompt, prompt, cond, latents.to(dev, dtype), num_inference_steps,
                                          blend_steps, scheme, sw, guidance_scale, true_cfg_scale)
         else:
             z_layout = image_latents(self, [layout_image], size)
@@ -212,7 +215,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
             return self.blend_mask(maps, grid, size, None if seg is None else np.asarray(seg, bool), mask_threshold,
                                    min_component)
 
-        z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, canvas, num_inference_steps,
+        z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, num_inference_steps,
                          swap_steps, mask_fn, token_index, scheme, sw, guidance_scale)[2:3]
         images = [decode(self, x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
         self.maybe_free_model_hooks()
