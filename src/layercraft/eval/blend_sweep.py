@@ -239,7 +239,7 @@ def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:
     def series(name: str) -> list[float]:
         return [getattr(r, name) if getattr(r, name) is not None else np.nan for r in rows]
 
-    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
     ax.plot(lam, series("spread"), "o-", color="C0", label="σ², step blending")
     ax.set_xlabel(f"λ1 (vanilla steps of {meta.get('steps', 0)})")
     ax.set_ylabel("centre-point spread σ²", color="C0")
@@ -248,9 +248,13 @@ def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:
     if with_retouch:
         ax.plot(lam, series("retouched_spread"), "o:", color="C2", label="σ², + retouch")
         ax2.plot(lam, series("retouched_sim"), "s:", color="C3", label="sim, + retouch")
+    base = next((r for r in rows if r.blend_steps == 0 and r.sim is not None), None)
+    if base is not None:
+        ax2.axhline((1 - SIM_TOLERANCE) * base.sim, color="0.5", lw=0.8, ls="--", label="sim floor (0.9 × λ1 = 0)")
     ax2.set_ylabel("identity similarity", color="C1")
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center")
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.2), frameon=False)
     ax.grid(alpha=0.3)
     ax.set_title("Layout-and-Retouch step blending: λ1 sweep")
     fig.tight_layout()

@@ -150,7 +150,7 @@ def blend_sweep_cmd(
     model: str = typer.Option("default", help="The vanilla model the LoRA was trained on."),
     scene: int = typer.Option(90000003, help="World scene of the LoRA's subject (its instance images → reference)."),
     lambdas: str = typer.Option("0,1,2,3,4,6,8,20", help="λ1 values (vanilla steps), comma-separated."),
-    prompts: int = typer.Option(4, help="Prompts: captions of held-out single-person world scenes."),
+    prompts: int = typer.Option(8, help="Prompts: captions of held-out single-person world scenes."),
     seeds: int = typer.Option(4, help="Seeds per prompt."),
     steps: int = typer.Option(20, help="Sampling steps."),
     true_cfg: float = typer.Option(3.0, help="True CFG scale of the layout stage."),
