@@ -97,13 +97,17 @@ def _blend_sweep(out: Path) -> str:
                     "than the vanilla model")
         return f"holds at λ1 = {html.escape(str(data[key]))}" if data[key] else "not reproduced at any λ1"
 
+    def spread(v: float | None) -> str:  # σ² of normalised centres is ~0.001-0.03: four decimals
+        return "—" if v is None else f"{v:.4f}"
+
     retouched = "claim_holds_at_retouched" in data
     head = ["λ1", "centre spread σ²", "Δσ² vs λ1 = 0 (95 % CI)", "identity sim", "detected", "images"]
-    rows = [[r["blend_steps"], r["spread"], interval(r), r["sim"], r["detected"], r["n_images"]] for r in data["rows"]]
+    rows = [[r["blend_steps"], spread(r["spread"]), interval(r), r["sim"], r["detected"], r["n_images"]]
+            for r in data["rows"]]
     if retouched:
         head += ["retouched σ²", "Δσ² vs λ1 = 0 (95 % CI)", "retouched sim"]
         for row, r in zip(rows, data["rows"], strict=True):
-            row += [r.get("retouched_spread"), interval(r, "retouched_delta"), r.get("retouched_sim")]
+            row += [spread(r.get("retouched_spread")), interval(r, "retouched_delta"), r.get("retouched_sim")]
     claims = f"step blending alone: {verdict('claim_holds_at')}"
     if retouched:
         claims += f"; step blending + retouch: {verdict('claim_holds_at_retouched')}"
