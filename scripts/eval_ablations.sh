@@ -35,4 +35,7 @@ $lc eval run --suite world-4p --suite world-1p --method base_t2i --model "$vanil
   --out "$run" --count 8 --size 128 --steps 20 --true-cfg 3 --no-progress
 # Layout-and-Retouch: step blending with the DreamBooth LoRA on the single-subject vanilla model
 $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --out docs/eval/blend_sweep
+# ... and its replicate at twice the seeds (the first four are the sweep's), where the sweep's verdict is decided
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,2,3 \
+  --out docs/eval/blend_sweep/confirm
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"

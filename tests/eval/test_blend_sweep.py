@@ -138,3 +138,21 @@ def test_report_shows_both_verdicts_when_the_sweep_retouched(tmp_path):
     section = _blend_sweep(tmp_path)
     assert "step blending alone: not reproduced at any λ1" in section
     assert "step blending + retouch: holds at λ1 = [3]" in section and "retouched sim" in section
+
+
+def test_report_lists_replicate_sweeps_with_their_own_verdicts(tmp_path):
+    from layercraft.eval.report import _blend_sweep
+
+    holding = [SweepRow(0, 0.01, 0.80, 1.0, 8, retouched_spread=0.01, retouched_sim=0.9),
+               SweepRow(3, 0.03, 0.50, 1.0, 8, 0.002, 0.04, 0.02, 0.79, 1.0, 0.001, 0.03),
+               SweepRow(20, 0.06, 0.10, 1.0, 8, retouched_sim=0.2)]
+    failing = [SweepRow(0, 0.01, 0.80, 1.0, 16, retouched_spread=0.01, retouched_sim=0.9),
+               SweepRow(3, 0.03, 0.50, 1.0, 16, 0.002, 0.04, 0.02, 0.79, 1.0, -0.001, 0.03),
+               SweepRow(20, 0.06, 0.10, 1.0, 16, retouched_sim=0.2)]
+    write_sweep(holding, tmp_path / "blend_sweep", {"steps": 20})
+    write_sweep(failing, tmp_path / "blend_sweep" / "confirm", {"steps": 20})
+    section = _blend_sweep(tmp_path)
+    main, replicate = section.split("Replicate <code>confirm</code>")
+    assert "step blending + retouch: holds at λ1 = [3]" in main
+    assert "step blending + retouch: not reproduced at any λ1" in replicate
+    assert 'src="blend_sweep/confirm/sweep.png"' in replicate

@@ -81,9 +81,11 @@ def _delta(d: dict | None) -> str:
     return "—" if d is None else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] (n={d['n']})"
 
 
-def _blend_sweep(out: Path) -> str:
-    """The Layout-and-Retouch λ1 sweep section, when `eval blend-sweep` wrote OUT/blend_sweep/sweep.json."""
-    path = out / "blend_sweep" / "sweep.json"
+def _blend_sweep(out: Path, replicate: str = "") -> str:
+    """The Layout-and-Retouch λ1 sweep section, when `eval blend-sweep` wrote OUT/blend_sweep/sweep.json; replicate
+    sweeps in its sub-folders (OUT/blend_sweep/NAME/sweep.json) follow it, each with its own verdict."""
+    folder = f"blend_sweep/{replicate}" if replicate else "blend_sweep"
+    path = out / folder / "sweep.json"
     if not path.is_file():
         return ""
     data = json.loads(path.read_text())
@@ -111,10 +113,13 @@ def _blend_sweep(out: Path) -> str:
     claims = f"step blending alone: {verdict('claim_holds_at')}"
     if retouched:
         claims += f"; step blending + retouch: {verdict('claim_holds_at_retouched')}"
-    return ("<h2>Layout-and-Retouch: step-blending λ1 sweep</h2>"
-            f"<p>Claim (spread rises — its bootstrap interval above 0 — with identity similarity within 10 % of "
+    replicates = [] if replicate else [_blend_sweep(out, p.parent.name)
+                                       for p in sorted((out / "blend_sweep").glob("*/sweep.json"))]
+    title = (f"<h3>Replicate <code>{html.escape(replicate)}</code></h3>" if replicate
+             else "<h2>Layout-and-Retouch: step-blending λ1 sweep</h2>")
+    return (title + "<p>Claim (spread rises — its bootstrap interval above 0 — with identity similarity within 10 % of "
             f"the personalized model alone, λ1 = 0): {claims}.</p>"
-            + _table(head, rows) + '<img src="blend_sweep/sweep.png" alt="λ1 sweep">')
+            + _table(head, rows) + f'<img src="{html.escape(folder)}/sweep.png" alt="λ1 sweep">' + "".join(replicates))
 
 
 def write_report(run: str | Path, out: str | Path, title: str = "layercraft evaluation", max_cases: int = 4) -> Path:
