@@ -152,6 +152,7 @@ def blend_sweep_cmd(
     lambdas: str = typer.Option("0,1,2,3,4,6,8,20", help="λ1 values (vanilla steps), comma-separated."),
     prompts: int = typer.Option(8, help="Prompts: captions of held-out single-person world scenes."),
     seeds: int = typer.Option(4, help="Seeds per prompt."),
+    first_seed: int = typer.Option(0, help="First seed (an independent replicate starts past the sweep's seeds)."),
     steps: int = typer.Option(20, help="Sampling steps."),
     true_cfg: float = typer.Option(3.0, help="True CFG scale of the layout stage."),
     out: Path = typer.Option(Path("docs/eval/blend_sweep"), help="Folder for sweep.csv/json/png and image strips."),
@@ -188,10 +189,10 @@ def blend_sweep_cmd(
         caption = canvas_prompt(s.meta, np.random.default_rng(k))
         pairs.append((caption, instance_prompt(caption)))
     lam = [int(x) for x in lambdas.split(",")]
-    rows = blend_sweep(pipe, pairs, lam, list(range(seeds)), steps, size, be.detector, be.identity, reference,
+    rows = blend_sweep(pipe, pairs, lam, list(range(first_seed, first_seed + seeds)), steps, size, be.detector, be.identity, reference,
                        true_cfg, out / "images", instances[0] if retouch else None, swap_steps)
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
-                            "prompts": [p for _, p in pairs], "seeds": seeds, "retouch": retouch,
+                            "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed, "retouch": retouch,
                             "swap_steps": swap_steps if swap_steps is not None else steps * 2 // 5})
 
     def fmt(x: float | None, digits: int = 4) -> str:
