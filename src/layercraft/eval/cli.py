@@ -189,11 +189,12 @@ def blend_sweep_cmd(
         caption = canvas_prompt(s.meta, np.random.default_rng(k))
         pairs.append((caption, instance_prompt(caption)))
     lam = [int(x) for x in lambdas.split(",")]
-    rows = blend_sweep(pipe, pairs, lam, list(range(first_seed, first_seed + seeds)), steps, size, be.detector, be.identity, reference,
+    seed_list = list(range(first_seed, first_seed + seeds))
+    rows = blend_sweep(pipe, pairs, lam, seed_list, steps, size, be.detector, be.identity, reference,
                        true_cfg, out / "images", instances[0] if retouch else None, swap_steps)
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
-                            "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed, "retouch": retouch,
-                            "swap_steps": swap_steps if swap_steps is not None else steps * 2 // 5})
+                            "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed,
+                            "retouch": retouch, "swap_steps": swap_steps if swap_steps is not None else steps * 2 // 5})
 
     def fmt(x: float | None, digits: int = 4) -> str:
         return "—" if x is None else f"{x:.{digits}f}"
