@@ -38,4 +38,7 @@ $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --
 # ... and its replicate at twice the seeds (the first four are the sweep's), where the sweep's verdict is decided
 $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,2,3 \
   --out docs/eval/blend_sweep/confirm
+# ... and an independent one (seeds 8-15, none shared with the sweep)
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --first-seed 8 --lambdas 0,3 \
+  --out docs/eval/blend_sweep/seeds-8-15
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"
