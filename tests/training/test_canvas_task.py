@@ -138,3 +138,12 @@ def test_ccpa_and_dam_switches_reach_training():
     temps = [p.grad for m in task.model.modules() if type(m).__name__ == "TemperatureGenerator"
              for p in m.parameters()]
     assert temps and any(g is not None and g.abs().sum() > 0 for g in temps)  # DAM is trained
+
+
+def test_text_to_image_people_count_must_be_positive():
+    from pydantic import ValidationError
+
+    from layercraft.training.tasks.canvas_flow import CanvasTaskArgs
+
+    with pytest.raises(ValidationError, match="t2i_people"):
+        CanvasTaskArgs(recipes={"text_to_image": 1.0}, t2i_people=0)

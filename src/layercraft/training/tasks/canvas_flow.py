@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...canvas import Canvas, composite
 from ...conditioning import pack, unpack
@@ -49,7 +49,7 @@ class CanvasTaskArgs(BaseModel):
     identity_loss_weight: float = 0.0  # AnyPhoto eq. 24-25 on the one-step clean estimate
     identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
     min_visible: float = 0.5  # people less visible than this are left out of identity terms
-    t2i_people: int | None = None  # `text_to_image` recipe: only scenes of this many people (None: the world's mix)
+    t2i_people: int | None = Field(None, ge=1)  # `text_to_image` recipe: only scenes of this many people (None: any)
 
 
 @dataclass
