@@ -156,3 +156,82 @@ def test_report_lists_replicate_sweeps_with_their_own_verdicts(tmp_path):
     assert "step blending + retouch: holds at λ1 = [3]" in main
     assert "step blending + retouch: not reproduced at any λ1" in replicate
     assert 'src="blend_sweep/confirm/sweep.png"' in replicate
+
+
+def test_report_states_how_each_sweep_ran(tmp_path):
+    from layercraft.eval.report import _blend_sweep
+
+    rows = [SweepRow(0, 0.01, 0.80, 1.0, 8), SweepRow(20, 0.06, 0.10, 1.0, 8)]
+    write_sweep(rows, tmp_path / "blend_sweep", {"steps": 20, "seeds": 8, "first_seed": 8, "retouch": True,
+                                                 "swap_steps": 6, "align_reference": False})
+    write_sweep(rows, tmp_path / "blend_sweep" / "pooled", {"steps": 20, "pooled": ["out/a", "out/b"]})
+    main, pooled = _blend_sweep(tmp_path).split("Replicate")
+    assert "seeds 8-15 per prompt" in main and "λ2 = 6" in main and "reference at its own position" in main
+    assert "pooled from <code>a</code>, <code>b</code>" in pooled
+
+
+def _found(rng, n, sd, sim):
+    return [(np.array([0.5, 0.5]) + rng.normal(0, sd, 2), sim) for _ in range(n)] + [(None, None)]
+
+
+def test_sweep_rows_summarise_per_image_measurements_and_keep_them():
+    from layercraft.eval.blend_sweep import sweep_rows
+
+    rng = np.random.default_rng(1)
+    base, wide = _found(rng, 15, 0.02, 0.8), _found(rng, 15, 0.2, 0.75)
+    rows = sweep_rows({3: (wide, wide), 0: (base, None)})
+    assert [r.blend_steps for r in rows] == [0, 3] and rows[0].n_images == 16 and rows[0].detected == 15 / 16
+    assert np.isclose(rows[1].sim, 0.75) and rows[1].spread > 10 * rows[0].spread and rows[1].spread_delta_lo > 0
+    assert rows[1].retouched_delta_lo > 0 and rows[0].retouched_per_image is None
+    assert rows[1].per_image[-1] is None and np.allclose(rows[1].per_image[0][:2], wide[0][0])
+    import pytest
+
+    with pytest.raises(ValueError, match="λ1 = 0"):
+        sweep_rows({3: (wide, None)})
+
+
+def test_pooled_replicates_are_the_union_of_their_images(tmp_path):
+    import json
+
+    import pytest
+
+    from layercraft.eval.blend_sweep import pool_sweeps, sweep_rows
+
+    rng = np.random.default_rng(2)
+    a = {0: (_found(rng, 7, 0.02, 0.8), _found(rng, 7, 0.03, 0.9)), 3: (_found(rng, 7, 0.1, 0.7),) * 2}
+    b = {0: (_found(rng, 7, 0.02, 0.6), _found(rng, 7, 0.03, 0.9)), 3: (_found(rng, 7, 0.1, 0.7),) * 2,
+         20: (_found(rng, 7, 0.2, 0.1), None)}
+    for name, found in (("a", a), ("b", b)):
+        write_sweep(sweep_rows(found), tmp_path / name, {"steps": 20})
+    assert "per_image" not in (tmp_path / "a" / "sweep.csv").read_text()  # the CSV keeps to the summary
+    data = [json.loads((tmp_path / n / "sweep.json").read_text()) for n in "ab"]
+    pooled = pool_sweeps(data)
+    assert [r.blend_steps for r in pooled] == [0, 3]  # λ1 = 20 ran in one replicate only
+    assert pooled[0].n_images == 16 and np.isclose(pooled[0].sim, 0.7)
+    union = sweep_rows({k: (a[k][0] + b[k][0], a[k][1] + b[k][1]) for k in (0, 3)})
+    assert np.isclose(pooled[1].spread, union[1].spread) and pooled[1].retouched_delta_lo == union[1].retouched_delta_lo
+    data[1]["rows"][0]["per_image"] = []
+    with pytest.raises(ValueError, match="per-image"):
+        pool_sweeps(data)
+
+
+def test_blend_pool_command_pools_matching_replicates_and_refuses_mixed_settings(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from layercraft.eval.blend_sweep import sweep_rows
+    from layercraft.eval.cli import app
+
+    rng = np.random.default_rng(3)
+    meta = {"steps": 20, "swap_steps": 8, "align_reference": True}
+    for name, first in (("a", 0), ("b", 8)):
+        found = {0: (_found(rng, 7, 0.02, 0.8), None), 3: (_found(rng, 7, 0.1, 0.7), None)}
+        write_sweep(sweep_rows(found), tmp_path / name, {**meta, "first_seed": first, "seeds": 8})
+    r = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    pooled = json.loads((tmp_path / "p" / "sweep.json").read_text())
+    assert pooled["rows"][0]["n_images"] == 16 and pooled["meta"]["seed_ranges"] == [[0, 8], [8, 8]]
+    write_sweep(sweep_rows(found), tmp_path / "c", {**meta, "align_reference": False})
+    r = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "q")])
+    assert r.exit_code != 0 and "differ" in r.output and not (tmp_path / "q").exists()

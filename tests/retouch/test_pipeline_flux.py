@@ -101,12 +101,13 @@ def test_retouch_pipeline_end_to_end_with_lora_toggle():
 
     def segmenter(img):
         seen.append(img.size)
-        return np.ones((32, 32), bool)
+        return np.ones((img.height, img.width), bool)
 
     images, layout = pipe("a red dog on the beach", canvas(), class_prompt="a dog on the beach", subject_layer="dog",
                           num_inference_steps=2, blend_steps=1, swap_steps=1, segmenter=segmenter,
                           generator=torch.Generator().manual_seed(0), output_type="np", return_layout=True).images
-    assert images.shape == (1, 32, 32, 3) and layout.shape == (1, 32, 32, 3) and seen == [(32, 32)]
+    # the segmenter finds the subject in the layout image, then in the reference (the 12×12 dog layer)
+    assert images.shape == (1, 32, 32, 3) and layout.shape == (1, 32, 32, 3) and seen == [(32, 32), (12, 12)]
     assert np.isfinite(images).all() and not np.allclose(images, layout)
     assert pipe.transformer.active_adapters()  # adapters re-enabled after the vanilla steps
 
@@ -127,3 +128,35 @@ def test_without_canvas_tokens_the_layout_is_the_prompt_only_path_and_the_canvas
     np.testing.assert_allclose(layout, decode(pipe, z, grid, "np"), atol=1e-5)
     _, with_tokens = pipe("a red dog on the beach", cv, **kw).images
     assert not np.allclose(layout, with_tokens, atol=1e-3)  # the canvas's condition tokens do change the layout
+
+
+def test_the_reference_is_moved_into_the_layout_subject_box_before_inversion():
+    from PIL import Image
+
+    from layercraft.pipelines.lcp.flux_common import image_latents
+    from layercraft.pipelines.lcp.subjects import canvas_subjects
+    from layercraft.pipelines.retouch.align import aligned_reference
+
+    pipe, cv = _pipe(), canvas()
+    seen, real = {}, pipe.retouch
+
+    def spy(z_layout, z_ref, *args, **kwargs):
+        seen["ref"] = z_ref
+        return real(z_layout, z_ref, *args, **kwargs)
+
+    pipe.retouch = spy
+    box = np.zeros((32, 32), bool)
+    box[16:32, 0:8] = True  # the subject sits lower left in the layout image
+
+    def segmenter(img):
+        return box if img.size == (32, 32) else np.ones((img.height, img.width), bool)
+
+    kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
+              swap_steps=1, latents=_z(5), segmenter=segmenter, output_type="np", return_layout=True)
+    _, layout = pipe("a red dog on the beach", cv, **kw).images
+    layout_pil = Image.fromarray((layout[0] * 255).round().astype(np.uint8))
+    dog = next(s for s in canvas_subjects(cv) if s.layer_id == "dog")
+    moved = aligned_reference(dog.image, np.ones((12, 12), bool), layout_pil, box)
+    torch.testing.assert_close(seen["ref"], image_latents(pipe, [moved], (32, 32)), atol=0.02, rtol=0.0)
+    pipe("a red dog on the beach", cv, align_reference=False, **kw)
+    torch.testing.assert_close(seen["ref"], image_latents(pipe, [dog.image], (32, 32)))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,13 @@ class SweepRow:
     retouched_detected: float | None = None
     retouched_delta_lo: float | None = None
     retouched_delta_hi: float | None = None
+    # per image, in (prompt, seed) order: [x, y, sim] of the best person detection or None (not in sweep.csv)
+    per_image: list = field(default_factory=list, repr=False)
+    retouched_per_image: list | None = field(default=None, repr=False)
+
+
+PER_IMAGE = ("per_image", "retouched_per_image")
+Found = list[tuple[np.ndarray | None, float | None]]  # per image: (normalised centre (2,), similarity) or (None, None)
 
 
 def reference_embedding(images: list[Image.Image], detector, identity) -> np.ndarray:
@@ -134,9 +141,10 @@ def _summary(found: list[tuple[np.ndarray | None, float | None]]) -> tuple[list,
 def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], seeds: list[int], steps: int,
                 size: int, detector, identity, reference: np.ndarray, true_cfg: float = 1.0,
                 image_dir: Path | None = None, retouch_reference: Image.Image | None = None,
-                swap_steps: int | None = None) -> list[SweepRow]:
+                swap_steps: int | None = None, align_reference: bool = True) -> list[SweepRow]:
     """prompts: (class prompt y_p, instance prompt y_r) pairs; every λ1 sees the same noise for each (prompt, seed).
-    `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`)."""
+    `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`;
+    `align_reference` moves the reference subject into the layout's person box first)."""
     from ..canvas import Layer
     from ..conditioning import pack
     from ..pipelines.lcp.flux_common import decode
@@ -147,7 +155,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
     layers = [] if retouch_reference is None else \
         [Layer(id="reference", image=retouch_reference.convert("RGBA").resize((size, size)))]
     segmenter = box_segmenter(detector)
-    rows, base_points = [], []
+    found: dict[int, tuple[Found, Found | None]] = {}
     for lam in blend_steps:
         images, retouched = [], []
         for k, (y_p, y_r) in enumerate(prompts):
@@ -162,26 +170,66 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 # the layout stage inside is the same step_blended call on the prompt alone (canvas_tokens=False)
                 out, layout = pipe(y_r, canvas, class_prompt=y_p, num_inference_steps=steps, true_cfg_scale=true_cfg,
                                    blend_steps=lam, swap_steps=swap_steps, latents=noise, segmenter=segmenter,
-                                   canvas_tokens=False, return_layout=True).images
+                                   canvas_tokens=False, align_reference=align_reference,
+                                   return_layout=True).images
                 images.append(np.asarray(layout[0].convert("RGB")))
                 retouched.append(np.asarray(out[0].convert("RGB")))
-        points, spread, sim, detected = _summary(measure_each(images, detector, identity, reference))
-        base_points = base_points if lam else points  # λ1 = 0 is swept first (see the check above)
-        ci = spread_delta_interval(base_points, points) if lam else None
-        row = SweepRow(lam, spread, sim, detected, len(images), *(ci if ci is not None else (None, None)))
-        if retouched:
-            r_points, row.retouched_spread, row.retouched_sim, row.retouched_detected = \
-                _summary(measure_each(retouched, detector, identity, reference))
-            r_ci = spread_delta_interval(base_points, r_points)
-            row.retouched_delta_lo, row.retouched_delta_hi = r_ci if r_ci is not None else (None, None)
-        rows.append(row)
+        layout_found = measure_each(images, detector, identity, reference)
+        retouched_found = measure_each(retouched, detector, identity, reference) if retouched else None
+        found[lam] = (layout_found, retouched_found)
         if image_dir is not None:
             image_dir.mkdir(parents=True, exist_ok=True)
             strip = np.concatenate(images[: len(seeds) * 2], 1)
             if retouched:
                 strip = np.concatenate([strip, np.concatenate(retouched[: len(seeds) * 2], 1)], 0)
             Image.fromarray(strip).save(image_dir / f"lambda{lam:02d}.png")
+    return sweep_rows(found)
+
+
+def sweep_rows(found: dict[int, tuple[Found, Found | None]]) -> list[SweepRow]:
+    """Per-image measurements of each λ1 (layout images, retouched images or None) → one row per λ1, with the paired
+    bootstrap intervals against λ1 = 0's layout images (image k of every λ1 shares its (prompt, seed))."""
+    if 0 not in found:
+        raise ValueError(f"the sweep needs λ1 = 0 (the personalized model) as its baseline, got {sorted(found)}")
+    base_points = [p for p, _ in found[0][0]]
+    rows = []
+    for lam in sorted(found):
+        layout_found, retouched_found = found[lam]
+        points, spread, sim, detected = _summary(layout_found)
+        ci = spread_delta_interval(base_points, points) if lam else None
+        row = SweepRow(lam, spread, sim, detected, len(layout_found), *(ci if ci is not None else (None, None)),
+                       per_image=_serial(layout_found))
+        if retouched_found is not None:
+            r_points, row.retouched_spread, row.retouched_sim, row.retouched_detected = _summary(retouched_found)
+            r_ci = spread_delta_interval(base_points, r_points)
+            row.retouched_delta_lo, row.retouched_delta_hi = r_ci if r_ci is not None else (None, None)
+            row.retouched_per_image = _serial(retouched_found)
+        rows.append(row)
     return rows
+
+
+def _serial(found: Found) -> list:
+    return [None if p is None else [float(p[0]), float(p[1]), float(s)] for p, s in found]
+
+
+def _found(serial: list) -> Found:
+    return [(None, None) if x is None else (np.asarray(x[:2], float), float(x[2])) for x in serial]
+
+
+def pool_sweeps(sweeps: list[dict]) -> list[SweepRow]:
+    """Replicates (sweep.json contents with per-image measurements) → the rows of their union, at the λ1 every
+    replicate ran; a replicate without retouched images drops the retouched rows."""
+    if not sweeps:
+        raise ValueError("nothing to pool")
+    by = [{r["blend_steps"]: r for r in d["rows"]} for d in sweeps]
+    for d, b in zip(sweeps, by, strict=True):
+        if any(not r.get("per_image") for r in b.values()):
+            raise ValueError(f"a sweep without per-image measurements cannot be pooled: {d.get('meta', {})}")
+    lams = sorted(set.intersection(*(set(b) for b in by)))
+    retouch = all(b[lam].get("retouched_per_image") is not None for b in by for lam in lams)
+    return sweep_rows({lam: (sum((_found(b[lam]["per_image"]) for b in by), []),
+                             sum((_found(b[lam]["retouched_per_image"]) for b in by), []) if retouch else None)
+                       for lam in lams})
 
 
 def identity_carried(rows: list[SweepRow]) -> bool:
@@ -225,9 +273,9 @@ def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with (out / "sweep.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(asdict(rows[0])))
+        w = csv.DictWriter(f, fieldnames=[x.name for x in fields(SweepRow) if x.name not in PER_IMAGE])
         w.writeheader()
-        w.writerows(asdict(r) for r in rows)
+        w.writerows({k: v for k, v in asdict(r).items() if k not in PER_IMAGE} for r in rows)
     with_retouch = any(r.retouched_sim is not None for r in rows)
     summary = {"meta": meta, "rows": [asdict(r) for r in rows], "identity_carried": identity_carried(rows),
                "claim_holds_at": holds(rows)}

@@ -158,6 +158,8 @@ def blend_sweep_cmd(
     out: Path = typer.Option(Path("docs/eval/blend_sweep"), help="Folder for sweep.csv/json/png and image strips."),
     retouch: bool = typer.Option(True, help="Also retouch every layout image (stage 2) and measure the result."),
     swap_steps: int = typer.Option(None, help="Retouch λ2 (steps with the layout path's Q/K/V); default 2/5 of steps."),
+    align: bool = typer.Option(True, help="Move the reference's person into the layout's person box before the "
+                               "retouch (RoPE makes Flux attention position-biased)."),
 ) -> None:
     """Layout-and-Retouch: centre-point spread and identity similarity against λ1, step blending alone and with
     retouch (the subject's first instance image as the reference)."""
@@ -171,7 +173,7 @@ def blend_sweep_cmd(
     from ..world.prompts import canvas_prompt
     from ..world.scene import render
     from ..world.splits import scene_range
-    from .blend_sweep import blend_sweep, holds, reference_embedding, write_sweep
+    from .blend_sweep import blend_sweep, reference_embedding, write_sweep
     from .loading import load_backends, model_resolution
 
     base = load_pipeline(model)
@@ -191,10 +193,50 @@ def blend_sweep_cmd(
     lam = [int(x) for x in lambdas.split(",")]
     seed_list = list(range(first_seed, first_seed + seeds))
     rows = blend_sweep(pipe, pairs, lam, seed_list, steps, size, be.detector, be.identity, reference,
-                       true_cfg, out / "images", instances[0] if retouch else None, swap_steps)
+                       true_cfg, out / "images", instances[0] if retouch else None, swap_steps, align)
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
                             "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed,
-                            "retouch": retouch, "swap_steps": swap_steps if swap_steps is not None else steps * 2 // 5})
+                            "retouch": retouch, "swap_steps": swap_steps if swap_steps is not None else steps * 2 // 5,
+                            "align_reference": align})
+
+    _print_sweep(rows, out)
+
+
+@app.command("blend-pool")
+def blend_pool_cmd(
+    sweeps: list[Path] = typer.Argument(..., help="Sweep folders (each with sweep.json) to pool: replicates with "
+                                        "disjoint seeds and the same settings."),
+    out: Path = typer.Option(..., help="Folder for the pooled sweep.csv/json/png."),
+) -> None:
+    """Pool replicate λ1 sweeps into one (their images together) and judge the claim on the union."""
+    import json
+
+    from .blend_sweep import pool_sweeps, write_sweep
+
+    data = []
+    for folder in sweeps:
+        path = folder / "sweep.json"
+        if not path.is_file():
+            raise typer.BadParameter(f"no sweep.json in {folder}")
+        data.append(json.loads(path.read_text()))
+    settings = [{k: d["meta"].get(k) for k in POOL_SETTINGS} for d in data]
+    if any(x != settings[0] for x in settings):
+        raise typer.BadParameter(f"the sweeps differ in their settings ({', '.join(POOL_SETTINGS)}): {settings}")
+    seeds = [(d["meta"].get("first_seed", 0), d["meta"].get("seeds")) for d in data]
+    try:
+        rows = pool_sweeps(data)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    write_sweep(rows, out, {**settings[0], "pooled": [str(f) for f in sweeps], "seed_ranges": seeds,
+                            "steps": data[0]["meta"].get("steps")})
+    _print_sweep(rows, out)
+
+
+POOL_SETTINGS = ("model", "lora", "scene", "steps", "true_cfg", "prompts", "retouch", "swap_steps", "align_reference")
+
+
+def _print_sweep(rows, out: Path) -> None:
+    from .blend_sweep import holds
 
     def fmt(x: float | None, digits: int = 4) -> str:
         return "—" if x is None else f"{x:.{digits}f}"
@@ -208,6 +250,6 @@ def blend_sweep_cmd(
             line += f"  | retouched: spread={fmt(r.retouched_spread)}{rci}  sim={fmt(r.retouched_sim, 3)}"
         console.print(line)
     console.print(f"step blending alone: claim holds at λ1 = {holds(rows)}")
-    if retouch:
+    if any(r.retouched_sim is not None for r in rows):
         console.print(f"with retouch: claim holds at λ1 = {holds(rows, retouched=True)}")
     console.print(f"wrote {out}")

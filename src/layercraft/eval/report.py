@@ -117,9 +117,26 @@ def _blend_sweep(out: Path, replicate: str = "") -> str:
                                        for p in sorted((out / "blend_sweep").glob("*/sweep.json"))]
     title = (f"<h3>Replicate <code>{html.escape(replicate)}</code></h3>" if replicate
              else "<h2>Layout-and-Retouch: step-blending λ1 sweep</h2>")
-    return (title + "<p>Claim (spread rises — its bootstrap interval above 0 — with identity similarity within 10 % of "
+    return (title + f"<p>{_sweep_settings(data.get('meta', {}))}</p>"
+            + "<p>Claim (spread rises — its bootstrap interval above 0 — with identity similarity within 10 % of "
             f"the personalized model alone, λ1 = 0): {claims}.</p>"
             + _table(head, rows) + f'<img src="{html.escape(folder)}/sweep.png" alt="λ1 sweep">' + "".join(replicates))
+
+
+def _sweep_settings(meta: dict) -> str:
+    """One line on how a sweep ran: steps, seeds (or the pooled replicates), λ2, reference alignment."""
+    parts = [f"{meta['steps']} steps"] if meta.get("steps") else []
+    if meta.get("pooled"):
+        parts.append("pooled from " + ", ".join(f"<code>{html.escape(Path(p).name)}</code>" for p in meta["pooled"]))
+    elif meta.get("seeds"):
+        first = meta.get("first_seed", 0)
+        parts.append(f"seeds {first}-{first + meta['seeds'] - 1} per prompt")
+    if meta.get("retouch"):
+        parts.append(f"retouch λ2 = {meta.get('swap_steps')}")
+        if "align_reference" in meta:
+            parts.append("reference moved into the layout's person box" if meta["align_reference"]
+                         else "reference at its own position")
+    return "Settings: " + "; ".join(parts) + "." if parts else ""
 
 
 def write_report(run: str | Path, out: str | Path, title: str = "layercraft evaluation", max_cases: int = 4) -> Path:

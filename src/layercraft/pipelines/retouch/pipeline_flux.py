@@ -2,9 +2,10 @@
 
 Stage 1, step-blended denoising: the vanilla model with the class prompt y_p for the first λ1 steps, the
 personalized model (LoRA enabled, or `personalized_transformer`) with the special-token prompt y_r after.
-Stage 2, retouch: flow-ODE inversion of the layout latent and of the reference (the subject layer's own image),
-then [reference; layout; target] denoised as one batch by the personalized model with the attention swap of
-`FluxAttentionSwap` (layout Q/K/V for the first λ2 steps, reference image K/V after) and adaptive mask blending;
+Stage 2, retouch: flow-ODE inversion of the layout latent and of the reference (the subject layer's own image,
+moved into the layout's subject box by default: `align.py`), then [reference; layout; target] denoised as one
+batch by the personalized model with the attention swap of `FluxAttentionSwap` (layout Q/K/V for the first λ2
+steps, reference image K/V after) and adaptive mask blending;
 the cross-attention mask M^C is the probed image→text attention of the class token on the layout path.
 The canvas conditions every call as in `LayeredCanvasPipeline` (`scheme`, `switches`).
 """
@@ -32,6 +33,7 @@ from ..layered_canvas import LayeredCanvasPipeline
 from ..lcp.flux_common import decode, euler_step, flow_sigmas, image_latents, sequence_tokenizer
 from ..lcp.subjects import Subject, canvas_subjects
 from ..lcp.tokens import find_subject_tokens
+from .align import aligned_reference
 from .masks import adaptive_blend_mask, cross_attention_mask
 
 
@@ -172,12 +174,16 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         return_dict: bool = True,
         return_layout: bool = False,
         canvas_tokens: bool = True,
+        align_reference: bool = True,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
         prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
         layout image when `return_layout`). `true_cfg_scale` guides the layout stage; the retouch paths run
         unguided, as Algorithm 1. `canvas_tokens=False` conditions every path on the prompt alone (a personalized
-        text-to-image model, as in the paper); the canvas then only supplies the subject's reference image."""
+        text-to-image model, as in the paper); the canvas then only supplies the subject's reference image.
+        `align_reference` moves the reference subject into the layout's subject box (M^SAM, or the layer's own
+        mask) before inversion (`align.py`: RoPE makes Flux attention position-biased); `segmenter` then finds the
+        subject in the reference image too."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
@@ -203,17 +209,22 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
                                          blend_steps, scheme, sw, guidance_scale, true_cfg_scale)
         else:
             z_layout = image_latents(self, [layout_image], size)
-        z_ref = image_latents(self, [subject.image], size)
         words = class_words if class_words is not None else subject.words
         token_index = torch.tensor(find_subject_tokens(sequence_tokenizer(self), class_prompt, words,
                                                        (subject.category.value.replace("_", " "),),
                                                        self.config.max_sequence_length))
         layout_pil = decode(self, z_layout, grid, "pil")[0]
+        seg = segmenter(layout_pil) if segmenter is not None else subject.mask  # M^SAM (H, W)
+        seg = None if seg is None else np.asarray(seg, bool)
+        reference = subject.image
+        if align_reference and seg is not None:
+            ref_mask = np.asarray(segmenter(subject.image), bool) if segmenter is not None else subject.own_mask
+            moved = aligned_reference(subject.image, ref_mask, layout_pil, seg)
+            reference = reference if moved is None else moved
+        z_ref = image_latents(self, [reference], size)
 
         def mask_fn(maps: list[torch.Tensor]) -> torch.Tensor | None:
-            seg = segmenter(layout_pil) if segmenter is not None else subject.mask
-            return self.blend_mask(maps, grid, size, None if seg is None else np.asarray(seg, bool), mask_threshold,
-                                   min_component)
+            return self.blend_mask(maps, grid, size, seg, mask_threshold, min_component)
 
         z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, num_inference_steps,
                          swap_steps, mask_fn, token_index, scheme, sw, guidance_scale)[2:3]
