@@ -41,4 +41,15 @@ $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --
 # ... and an independent one (seeds 8-15, none shared with the sweep)
 $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --first-seed 8 --lambdas 0,3 \
   --out docs/eval/blend_sweep/seeds-8-15
+# ... the same two replicates with the reference moved into the layout's person box (RoPE; `--align`), and both of
+# them as one 128-image sweep at λ1 = 0 and 3
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,2,3 --align \
+  --out docs/eval/blend_sweep/confirm-aligned
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --first-seed 8 --lambdas 0,3 \
+  --align --out docs/eval/blend_sweep/seeds-8-15-aligned
+$lc eval blend-pool docs/eval/blend_sweep/confirm-aligned docs/eval/blend_sweep/seeds-8-15-aligned \
+  --out docs/eval/blend_sweep/pooled-aligned
+# ... and retouch with λ2 = 12 of 20 steps on the layout path's Q/K/V (default 8)
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,3 --swap-steps 12 \
+  --out docs/eval/blend_sweep/confirm-swap12
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"

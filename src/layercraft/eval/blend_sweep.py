@@ -141,7 +141,7 @@ def _summary(found: list[tuple[np.ndarray | None, float | None]]) -> tuple[list,
 def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], seeds: list[int], steps: int,
                 size: int, detector, identity, reference: np.ndarray, true_cfg: float = 1.0,
                 image_dir: Path | None = None, retouch_reference: Image.Image | None = None,
-                swap_steps: int | None = None, align_reference: bool = True) -> list[SweepRow]:
+                swap_steps: int | None = None, align_reference: bool = False) -> list[SweepRow]:
     """prompts: (class prompt y_p, instance prompt y_r) pairs; every λ1 sees the same noise for each (prompt, seed).
     `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`;
     `align_reference` moves the reference subject into the layout's person box first)."""

@@ -158,8 +158,8 @@ def blend_sweep_cmd(
     out: Path = typer.Option(Path("docs/eval/blend_sweep"), help="Folder for sweep.csv/json/png and image strips."),
     retouch: bool = typer.Option(True, help="Also retouch every layout image (stage 2) and measure the result."),
     swap_steps: int = typer.Option(None, help="Retouch λ2 (steps with the layout path's Q/K/V); default 2/5 of steps."),
-    align: bool = typer.Option(True, help="Move the reference's person into the layout's person box before the "
-                               "retouch (RoPE makes Flux attention position-biased)."),
+    align: bool = typer.Option(False, help="Move the reference's person into the layout's person box before the "
+                               "retouch (RoPE makes Flux attention position-biased; measured: no effect here)."),
 ) -> None:
     """Layout-and-Retouch: centre-point spread and identity similarity against λ1, step blending alone and with
     retouch (the subject's first instance image as the reference)."""

@@ -2,8 +2,8 @@
 
 Stage 1, step-blended denoising: the vanilla model with the class prompt y_p for the first λ1 steps, the
 personalized model (LoRA enabled, or `personalized_transformer`) with the special-token prompt y_r after.
-Stage 2, retouch: flow-ODE inversion of the layout latent and of the reference (the subject layer's own image,
-moved into the layout's subject box by default: `align.py`), then [reference; layout; target] denoised as one
+Stage 2, retouch: flow-ODE inversion of the layout latent and of the reference (the subject layer's own image;
+`align_reference` moves it into the layout's subject box first: `align.py`), then [reference; layout; target] denoised as one
 batch by the personalized model with the attention swap of `FluxAttentionSwap` (layout Q/K/V for the first λ2
 steps, reference image K/V after) and adaptive mask blending;
 the cross-attention mask M^C is the probed image→text attention of the class token on the layout path.
@@ -174,7 +174,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         return_dict: bool = True,
         return_layout: bool = False,
         canvas_tokens: bool = True,
-        align_reference: bool = True,
+        align_reference: bool = False,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
         prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
