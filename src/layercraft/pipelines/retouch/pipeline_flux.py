@@ -6,7 +6,8 @@ Stage 2, retouch: flow-ODE inversion of the layout latent and of the reference (
 `align_reference` moves it into the layout's subject box first: `align.py`), then [reference; layout; target]
 denoised as one batch by the personalized model with the attention swap of `FluxAttentionSwap` (layout Q/K/V for
 the first λ2 steps, reference image K/V after) and adaptive mask blending; the cross-attention mask M^C is the
-probed image→text attention of the class token on the layout path. The canvas conditions every call as in `LayeredCanvasPipeline` (`scheme`, `switches`).
+probed image→text attention of the class token on the layout path. The canvas conditions every call as in
+`LayeredCanvasPipeline` (`scheme`, `switches`).
 """
 
 from __future__ import annotations
