@@ -49,7 +49,10 @@ $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --
   --align --out docs/eval/blend_sweep/seeds-8-15-aligned
 $lc eval blend-pool docs/eval/blend_sweep/confirm-aligned docs/eval/blend_sweep/seeds-8-15-aligned \
   --out docs/eval/blend_sweep/pooled-aligned
-# ... and retouch with λ2 = 12 of 20 steps on the layout path's Q/K/V (default 8)
-$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,3 --swap-steps 12 \
-  --out docs/eval/blend_sweep/confirm-swap12
+# ... and retouch with λ2 = 12 and 16 of 20 steps on the layout path's Q/K/V (default 8; 16 is the paper's 10 late
+# reference steps of 50, read literally from Algorithm 1)
+for l2 in 12 16; do
+  $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,3 \
+    --swap-steps $l2 --out docs/eval/blend_sweep/confirm-swap$l2
+done
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"
