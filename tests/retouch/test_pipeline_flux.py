@@ -159,3 +159,23 @@ def test_the_reference_is_moved_into_the_layout_subject_box_before_inversion():
     torch.testing.assert_close(seen["ref"], image_latents(pipe, [moved], (32, 32)), atol=0.02, rtol=0.0)
     pipe("a red dog on the beach", cv, **kw)  # the default: the paper's recipe, the reference where it is
     torch.testing.assert_close(seen["ref"], image_latents(pipe, [dog.image], (32, 32)))
+
+
+def test_retouch_steps_are_set_apart_from_the_layout_steps():
+    import pytest
+
+    pipe, cv = _pipe(), canvas()
+    seen, real = [], pipe.retouch
+
+    def spy(*args, **kwargs):
+        seen.append(args[6:8])  # (num_inference_steps, swap_steps) of the retouch
+        return real(*args, **kwargs)
+
+    pipe.retouch = spy
+    kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
+              latents=_z(6), output_type="np")
+    pipe("a red dog on the beach", cv, retouch_steps=5, **kw)
+    pipe("a red dog on the beach", cv, **kw)
+    assert seen == [(5, 2), (2, 0)]  # λ2 defaults to 2/5 of the retouch steps
+    with pytest.raises(ValueError, match=r"swap_steps \(λ2\) must lie in \[0, 5\]"):
+        pipe("a red dog on the beach", cv, retouch_steps=5, swap_steps=6, **kw)

@@ -141,7 +141,8 @@ def _summary(found: list[tuple[np.ndarray | None, float | None]]) -> tuple[list,
 def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], seeds: list[int], steps: int,
                 size: int, detector, identity, reference: np.ndarray, true_cfg: float = 1.0,
                 image_dir: Path | None = None, retouch_reference: Image.Image | None = None,
-                swap_steps: int | None = None, align_reference: bool = False) -> list[SweepRow]:
+                swap_steps: int | None = None, align_reference: bool = False,
+                retouch_steps: int | None = None) -> list[SweepRow]:
     """prompts: (class prompt y_p, instance prompt y_r) pairs; every λ1 sees the same noise for each (prompt, seed).
     `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`;
     `align_reference` moves the reference subject into the layout's person box first)."""
@@ -170,7 +171,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 # the layout stage inside is the same step_blended call on the prompt alone (canvas_tokens=False)
                 out, layout = pipe(y_r, canvas, class_prompt=y_p, num_inference_steps=steps, true_cfg_scale=true_cfg,
                                    blend_steps=lam, swap_steps=swap_steps, latents=noise, segmenter=segmenter,
-                                   canvas_tokens=False, align_reference=align_reference,
+                                   canvas_tokens=False, align_reference=align_reference, retouch_steps=retouch_steps,
                                    return_layout=True).images
                 images.append(np.asarray(layout[0].convert("RGB")))
                 retouched.append(np.asarray(out[0].convert("RGB")))

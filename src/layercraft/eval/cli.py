@@ -158,6 +158,7 @@ def blend_sweep_cmd(
     out: Path = typer.Option(Path("docs/eval/blend_sweep"), help="Folder for sweep.csv/json/png and image strips."),
     retouch: bool = typer.Option(True, help="Also retouch every layout image (stage 2) and measure the result."),
     swap_steps: int = typer.Option(None, help="Retouch λ2 (steps with the layout path's Q/K/V); default 2/5 of steps."),
+    retouch_steps: int = typer.Option(None, help="Inversion and retouch steps (default: --steps)."),
     align: bool = typer.Option(False, help="Move the reference's person into the layout's person box before the "
                                "retouch (RoPE makes Flux attention position-biased; measured: no effect here)."),
 ) -> None:
@@ -193,10 +194,12 @@ def blend_sweep_cmd(
     lam = [int(x) for x in lambdas.split(",")]
     seed_list = list(range(first_seed, first_seed + seeds))
     rows = blend_sweep(pipe, pairs, lam, seed_list, steps, size, be.detector, be.identity, reference,
-                       true_cfg, out / "images", instances[0] if retouch else None, swap_steps, align)
+                       true_cfg, out / "images", instances[0] if retouch else None, swap_steps, align,
+                       retouch_steps)
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
                             "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed,
-                            "retouch": retouch, "swap_steps": swap_steps if swap_steps is not None else steps * 2 // 5,
+                            "retouch": retouch, "retouch_steps": retouch_steps or steps, "swap_steps":
+                            swap_steps if swap_steps is not None else (retouch_steps or steps) * 2 // 5,
                             "align_reference": align})
 
     _print_sweep(rows, out)
@@ -232,7 +235,8 @@ def blend_pool_cmd(
     _print_sweep(rows, out)
 
 
-POOL_SETTINGS = ("model", "lora", "scene", "steps", "true_cfg", "prompts", "retouch", "swap_steps", "align_reference")
+POOL_SETTINGS = ("model", "lora", "scene", "steps", "true_cfg", "prompts", "retouch", "retouch_steps", "swap_steps",
+                 "align_reference")
 
 
 def _print_sweep(rows, out: Path) -> None:

@@ -132,7 +132,8 @@ def _sweep_settings(meta: dict) -> str:
         first = meta.get("first_seed", 0)
         parts.append(f"seeds {first}-{first + meta['seeds'] - 1} per prompt")
     if meta.get("retouch"):
-        parts.append(f"retouch λ2 = {meta.get('swap_steps')}")
+        of = f" of {meta['retouch_steps']} retouch steps" if meta.get("retouch_steps") else ""
+        parts.append(f"retouch λ2 = {meta.get('swap_steps')}{of}")
         if "align_reference" in meta:
             parts.append("reference moved into the layout's person box" if meta["align_reference"]
                          else "reference at its own position")

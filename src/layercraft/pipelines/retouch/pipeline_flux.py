@@ -164,6 +164,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         true_cfg_scale: float = 1.0,
         blend_steps: int = 3,
         swap_steps: int | None = None,
+        retouch_steps: int | None = None,
         layout_image: Image.Image | None = None,
         segmenter: Callable[[Image.Image], np.ndarray] | None = None,
         mask_threshold: float = 0.5,
@@ -183,14 +184,18 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         text-to-image model, as in the paper); the canvas then only supplies the subject's reference image.
         `align_reference` moves the reference subject into the layout's subject box (M^SAM, or the layer's own
         mask) before inversion (`align.py`: RoPE makes Flux attention position-biased); `segmenter` then finds the
-        subject in the reference image too."""
+        subject in the reference image too. `retouch_steps` (default `num_inference_steps`) sets the inversion and
+        retouch steps apart from the layout stage's: the flow inversion's error falls with more steps."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
             raise ValueError(f"blend_steps (λ1) must lie in [0, {num_inference_steps}], got {blend_steps}")
-        swap_steps = num_inference_steps * 2 // 5 if swap_steps is None else swap_steps
-        if not 0 <= swap_steps <= num_inference_steps:
-            raise ValueError(f"swap_steps (λ2) must lie in [0, {num_inference_steps}], got {swap_steps}")
+        retouch_steps = num_inference_steps if retouch_steps is None else retouch_steps
+        if retouch_steps < 1:
+            raise ValueError(f"retouch_steps must be ≥ 1, got {retouch_steps}")
+        swap_steps = retouch_steps * 2 // 5 if swap_steps is None else swap_steps
+        if not 0 <= swap_steps <= retouch_steps:
+            raise ValueError(f"swap_steps (λ2) must lie in [0, {retouch_steps}], got {swap_steps}")
         sw = switches or Switches()
         neutral_prompt = neutral_prompt or prompt
         target_prompt = target_prompt or neutral_prompt
@@ -226,7 +231,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         def mask_fn(maps: list[torch.Tensor]) -> torch.Tensor | None:
             return self.blend_mask(maps, grid, size, seg, mask_threshold, min_component)
 
-        z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, num_inference_steps,
+        z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, retouch_steps,
                          swap_steps, mask_fn, token_index, scheme, sw, guidance_scale)[2:3]
         images = [decode(self, x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
         self.maybe_free_model_hooks()
