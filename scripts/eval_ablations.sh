@@ -55,4 +55,7 @@ for l2 in 12 16; do
   $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,3 \
     --swap-steps $l2 --out docs/eval/blend_sweep/confirm-swap$l2
 done
+# ... and the main sweep's seeds at λ1 = 0 and 3 with 50 inversion + retouch steps (the layout stage keeps 20)
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --lambdas 0,3 --retouch-steps 50 \
+  --out docs/eval/blend_sweep/retouch-50-steps
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"
