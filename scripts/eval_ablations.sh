@@ -58,4 +58,8 @@ done
 # ... and the main sweep's seeds at λ1 = 0 and 3 with 50 inversion + retouch steps (the layout stage keeps 20)
 $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --lambdas 0,3 --retouch-steps 50 \
   --out docs/eval/blend_sweep/retouch-50-steps
+$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 4 --first-seed 4 --lambdas 0,3 \
+  --retouch-steps 50 --out docs/eval/blend_sweep/retouch-50-steps-seeds-4-7
+$lc eval blend-pool docs/eval/blend_sweep/retouch-50-steps docs/eval/blend_sweep/retouch-50-steps-seeds-4-7 \
+  --out docs/eval/blend_sweep/pooled-retouch-50-steps
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"
