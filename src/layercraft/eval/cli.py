@@ -157,7 +157,8 @@ def blend_sweep_cmd(
     true_cfg: float = typer.Option(3.0, help="True CFG scale of the layout stage."),
     out: Path = typer.Option(Path("docs/eval/blend_sweep"), help="Folder for sweep.csv/json/png and image strips."),
     retouch: bool = typer.Option(True, help="Also retouch every layout image (stage 2) and measure the result."),
-    swap_steps: int = typer.Option(None, help="Retouch λ2 (steps with the layout path's Q/K/V); default 2/5 of steps."),
+    swap_steps: int = typer.Option(None, help="Retouch λ2 (steps with the layout path's Q/K/V); default 2/5 of the "
+                                   "retouch steps."),
     retouch_steps: int = typer.Option(None, help="Inversion and retouch steps (default: --steps)."),
     align: bool = typer.Option(False, help="Move the reference's person into the layout's person box before the "
                                "retouch (RoPE makes Flux attention position-biased; measured: no effect here)."),
@@ -169,6 +170,7 @@ def blend_sweep_cmd(
     from ..pipelines.loading import load_pipeline
     from ..pipelines.retouch import LayoutRetouchFluxPipeline
     from ..pipelines.retouch.dreambooth_flux import instance_prompt, world_instances
+    from ..pipelines.retouch.pipeline_flux import default_swap_steps
     from ..world.layout import image_spec
     from ..world.layout import scene as world_scene
     from ..world.prompts import canvas_prompt
@@ -198,9 +200,9 @@ def blend_sweep_cmd(
                        retouch_steps)
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
                             "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed,
-                            "retouch": retouch, "retouch_steps": retouch_steps or steps, "swap_steps":
-                            swap_steps if swap_steps is not None else (retouch_steps or steps) * 2 // 5,
-                            "align_reference": align})
+                            "retouch": retouch, "retouch_steps": retouch_steps or steps,
+                            "swap_steps": swap_steps if swap_steps is not None
+                            else default_swap_steps(retouch_steps or steps), "align_reference": align})
 
     _print_sweep(rows, out)
 
@@ -230,8 +232,7 @@ def blend_pool_cmd(
         rows = pool_sweeps(data)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    write_sweep(rows, out, {**settings[0], "pooled": [str(f) for f in sweeps], "seed_ranges": seeds,
-                            "steps": data[0]["meta"].get("steps")})
+    write_sweep(rows, out, {**settings[0], "pooled": [str(f) for f in sweeps], "seed_ranges": seeds})
     _print_sweep(rows, out)
 
 

@@ -37,6 +37,11 @@ from .align import aligned_reference
 from .masks import adaptive_blend_mask, cross_attention_mask
 
 
+def default_swap_steps(retouch_steps: int) -> int:
+    """λ2 when none is given: the layout path's Q/K/V for the first 2/5 of the retouch steps."""
+    return retouch_steps * 2 // 5
+
+
 class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
     _optional_components = [*LayeredCanvasPipeline._optional_components, "personalized_transformer"]
 
@@ -193,7 +198,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         retouch_steps = num_inference_steps if retouch_steps is None else retouch_steps
         if retouch_steps < 1:
             raise ValueError(f"retouch_steps must be ≥ 1, got {retouch_steps}")
-        swap_steps = retouch_steps * 2 // 5 if swap_steps is None else swap_steps
+        swap_steps = default_swap_steps(retouch_steps) if swap_steps is None else swap_steps
         if not 0 <= swap_steps <= retouch_steps:
             raise ValueError(f"swap_steps (λ2) must lie in [0, {retouch_steps}], got {swap_steps}")
         sw = switches or Switches()
