@@ -235,3 +235,28 @@ def test_blend_pool_command_pools_matching_replicates_and_refuses_mixed_settings
     write_sweep(sweep_rows(found), tmp_path / "c", {**meta, "align_reference": False})
     r = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "q")])
     assert r.exit_code != 0 and "differ" in r.output and not (tmp_path / "q").exists()
+
+
+def test_blend_pool_takes_sweeps_written_before_inversion_refine_as_plain_inversion(tmp_path):
+
+    from typer.testing import CliRunner
+
+    from layercraft.eval.blend_sweep import sweep_rows
+    from layercraft.eval.cli import app
+    from layercraft.eval.report import _sweep_settings
+
+    rng = np.random.default_rng(4)
+    found = {0: (_found(rng, 7, 0.02, 0.8), None), 3: (_found(rng, 7, 0.1, 0.7), None)}
+    write_sweep(sweep_rows(found), tmp_path / "old", {"steps": 20, "first_seed": 0, "seeds": 8})
+    for name, refine, first in (("plain", 0, 8), ("refined", 2, 16)):
+        write_sweep(sweep_rows(found), tmp_path / name,
+                    {"steps": 20, "inversion_refine": refine, "first_seed": first, "seeds": 8})
+    ok = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "old"), str(tmp_path / "plain"), "--out",
+                                  str(tmp_path / "p")])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "old"), str(tmp_path / "refined"), "--out",
+                                   str(tmp_path / "q")])
+    assert bad.exit_code != 0 and "differ" in bad.output
+    line = _sweep_settings({"steps": 20, "retouch": True, "swap_steps": 8, "inversion_refine": 2})
+    assert "2 fixed-point iterations per inversion step" in line
+    assert "fixed-point" not in _sweep_settings({"steps": 20, "retouch": True, "swap_steps": 8, "inversion_refine": 0})

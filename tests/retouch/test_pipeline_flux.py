@@ -179,3 +179,29 @@ def test_retouch_steps_are_set_apart_from_the_layout_steps():
     assert seen == [(5, 2), (2, 0)]  # λ2 defaults to 2/5 of the retouch steps
     with pytest.raises(ValueError, match=r"swap_steps \(λ2\) must lie in \[0, 5\]"):
         pipe("a red dog on the beach", cv, retouch_steps=5, swap_steps=6, **kw)
+
+
+def test_refined_flow_inversion_retraces_closer_and_the_call_passes_it_on():
+    import pytest
+
+    pipe, cv, steps = _pipe(personalized=False), canvas(), 10
+    z0 = _z(0)
+    inputs = pipe.inputs([LAYOUT], cv, "layercomposer", Switches(), 3.5)
+    plain, refined = ((_sample(pipe, inputs, pipe.invert(z0, LAYOUT, cv, steps, refine=k), steps) - z0).abs().mean()
+                      for k in (0, 2))
+    assert refined < plain / 3, (plain, refined)
+
+    pipe, seen, real = _pipe(), [], None
+    real = pipe.invert
+
+    def spy(*args, **kwargs):
+        seen.append(args[-1])  # refine, passed positionally by retouch
+        return real(*args, **kwargs)
+
+    pipe.invert = spy
+    kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
+              latents=_z(6), output_type="np")
+    pipe("a red dog on the beach", cv, inversion_refine=2, **kw)
+    assert seen == [2, 2]  # the layout and the reference
+    with pytest.raises(ValueError, match="inversion_refine"):
+        pipe("a red dog on the beach", cv, inversion_refine=-1, **kw)

@@ -116,6 +116,35 @@ def spread_delta_interval(base: list[np.ndarray | None], other: list[np.ndarray 
     return float(lo), float(hi)
 
 
+def sweep_prompts(n: int, size: int) -> list[tuple[str, str]]:
+    """(class prompt y_p, instance prompt y_r) pairs: the captions of `n` held-out single-person world scenes."""
+    from ..pipelines.retouch.dreambooth_flux import instance_prompt
+    from ..world.layout import image_spec, scene
+    from ..world.prompts import canvas_prompt
+    from ..world.scene import render
+    from ..world.splits import scene_range
+
+    lo, _ = scene_range("test")
+    pairs = []
+    for k in range(n):
+        s = render(image_spec(scene(lo + 100 + k, n_people=1), 0, size, size))
+        caption = canvas_prompt(s.meta, np.random.default_rng(k))
+        pairs.append((caption, instance_prompt(caption)))
+    return pairs
+
+
+def personalized_pipeline(model: str, lora: Path):
+    """The vanilla model `model` as a LayoutRetouchFluxPipeline with the DreamBooth LoRA `lora` loaded."""
+    from ..pipelines.loading import load_pipeline
+    from ..pipelines.retouch import LayoutRetouchFluxPipeline
+
+    base = load_pipeline(model)
+    pipe = LayoutRetouchFluxPipeline(**base.components, max_sequence_length=base.config.max_sequence_length)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.load_lora_weights(lora)
+    return pipe
+
+
 def box_segmenter(detector):
     """A stand-in for SAM: image → bool mask (H, W) of the most confident person box (empty when none)."""
     def segment(image: Image.Image) -> np.ndarray:
@@ -142,10 +171,11 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 size: int, detector, identity, reference: np.ndarray, true_cfg: float = 1.0,
                 image_dir: Path | None = None, retouch_reference: Image.Image | None = None,
                 swap_steps: int | None = None, align_reference: bool = False,
-                retouch_steps: int | None = None) -> list[SweepRow]:
+                retouch_steps: int | None = None, inversion_refine: int = 0) -> list[SweepRow]:
     """prompts: (class prompt y_p, instance prompt y_r) pairs; every λ1 sees the same noise for each (prompt, seed).
     `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`;
-    `align_reference` moves the reference subject into the layout's person box first)."""
+    `align_reference` moves the reference subject into the layout's person box first; `inversion_refine`
+    fixed-point iterations per inversion step)."""
     from ..canvas import Layer
     from ..conditioning import pack
     from ..pipelines.lcp.flux_common import decode
@@ -172,6 +202,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 out, layout = pipe(y_r, canvas, class_prompt=y_p, num_inference_steps=steps, true_cfg_scale=true_cfg,
                                    blend_steps=lam, swap_steps=swap_steps, latents=noise, segmenter=segmenter,
                                    canvas_tokens=False, align_reference=align_reference, retouch_steps=retouch_steps,
+                                   inversion_refine=inversion_refine,
                                    return_layout=True).images
                 images.append(np.asarray(layout[0].convert("RGB")))
                 retouched.append(np.asarray(out[0].convert("RGB")))

@@ -162,47 +162,33 @@ def blend_sweep_cmd(
     retouch_steps: int = typer.Option(None, help="Inversion and retouch steps (default: --steps)."),
     align: bool = typer.Option(False, help="Move the reference's person into the layout's person box before the "
                                "retouch (RoPE makes Flux attention position-biased; measured: no effect here)."),
+    inversion_refine: int = typer.Option(0, min=0, help="Fixed-point iterations per flow-inversion step (0: the "
+                                         "plain inversion; each one more model call per step)."),
 ) -> None:
     """Layout-and-Retouch: centre-point spread and identity similarity against λ1, step blending alone and with
     retouch (the subject's first instance image as the reference)."""
-    import numpy as np
-
-    from ..pipelines.loading import load_pipeline
-    from ..pipelines.retouch import LayoutRetouchFluxPipeline
-    from ..pipelines.retouch.dreambooth_flux import instance_prompt, world_instances
+    from ..pipelines.retouch.dreambooth_flux import world_instances
     from ..pipelines.retouch.pipeline_flux import default_swap_steps
-    from ..world.layout import image_spec
-    from ..world.layout import scene as world_scene
-    from ..world.prompts import canvas_prompt
-    from ..world.scene import render
-    from ..world.splits import scene_range
-    from .blend_sweep import blend_sweep, reference_embedding, write_sweep
+    from .blend_sweep import blend_sweep, personalized_pipeline, reference_embedding, sweep_prompts, write_sweep
     from .loading import load_backends, model_resolution
 
-    base = load_pipeline(model)
-    pipe = LayoutRetouchFluxPipeline(**base.components, max_sequence_length=base.config.max_sequence_length)
-    pipe.set_progress_bar_config(disable=True)
-    pipe.load_lora_weights(lora)
+    pipe = personalized_pipeline(model, lora)
     size = model_resolution(model) or 128
     be = load_backends("world")
     instances = [im for im, _ in world_instances(scene, 4, size)]
     reference = reference_embedding(instances, be.detector, be.identity)
-    lo, _ = scene_range("test")
-    pairs = []
-    for k in range(prompts):
-        s = render(image_spec(world_scene(lo + 100 + k, n_people=1), 0, size, size))
-        caption = canvas_prompt(s.meta, np.random.default_rng(k))
-        pairs.append((caption, instance_prompt(caption)))
+    pairs = sweep_prompts(prompts, size)
     lam = [int(x) for x in lambdas.split(",")]
     seed_list = list(range(first_seed, first_seed + seeds))
     rows = blend_sweep(pipe, pairs, lam, seed_list, steps, size, be.detector, be.identity, reference,
                        true_cfg, out / "images", instances[0] if retouch else None, swap_steps, align,
-                       retouch_steps)
+                       retouch_steps, inversion_refine)
     write_sweep(rows, out, {"model": model, "lora": str(lora), "scene": scene, "steps": steps, "true_cfg": true_cfg,
                             "prompts": [p for _, p in pairs], "seeds": seeds, "first_seed": first_seed,
                             "retouch": retouch, "retouch_steps": retouch_steps or steps,
                             "swap_steps": swap_steps if swap_steps is not None
-                            else default_swap_steps(retouch_steps or steps), "align_reference": align})
+                            else default_swap_steps(retouch_steps or steps), "align_reference": align,
+                            "inversion_refine": inversion_refine})
 
     _print_sweep(rows, out)
 
@@ -224,7 +210,7 @@ def blend_pool_cmd(
         if not path.is_file():
             raise typer.BadParameter(f"no sweep.json in {folder}")
         data.append(json.loads(path.read_text()))
-    settings = [{k: d["meta"].get(k) for k in POOL_SETTINGS} for d in data]
+    settings = [{k: d["meta"].get(k, POOL_DEFAULTS.get(k)) for k in POOL_SETTINGS} for d in data]
     if any(x != settings[0] for x in settings):
         raise typer.BadParameter(f"the sweeps differ in their settings ({', '.join(POOL_SETTINGS)}): {settings}")
     seeds = [(d["meta"].get("first_seed", 0), d["meta"].get("seeds")) for d in data]
@@ -237,7 +223,8 @@ def blend_pool_cmd(
 
 
 POOL_SETTINGS = ("model", "lora", "scene", "steps", "true_cfg", "prompts", "retouch", "retouch_steps", "swap_steps",
-                 "align_reference")
+                 "align_reference", "inversion_refine")
+POOL_DEFAULTS = {"inversion_refine": 0}  # what sweeps written before a setting existed ran with
 
 
 def _print_sweep(rows, out: Path) -> None:

@@ -134,6 +134,8 @@ def _sweep_settings(meta: dict) -> str:
     if meta.get("retouch"):
         of = f" of {meta['retouch_steps']} retouch steps" if meta.get("retouch_steps") else ""
         parts.append(f"retouch λ2 = {meta.get('swap_steps')}{of}")
+        if meta.get("inversion_refine"):
+            parts.append(f"{meta['inversion_refine']} fixed-point iterations per inversion step")
         if "align_reference" in meta:
             parts.append("reference moved into the layout's person box" if meta["align_reference"]
                          else "reference at its own position")

@@ -103,26 +103,43 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
     @torch.no_grad()
     def invert(self, latents: torch.Tensor, prompt: str, canvas: Canvas, num_inference_steps: int,
                scheme: str = "layercomposer", switches: Switches | None = None,
-               guidance_scale: float = 3.5) -> torch.Tensor:
-        """Flow-ODE inversion of clean packed latents (B, L, C·4) to σ = 1 with the personalized model."""
+               guidance_scale: float = 3.5, refine: int = 0) -> torch.Tensor:
+        """Flow-ODE inversion of clean packed latents (B, L, C·4) to σ = 1 with the personalized model;
+        `refine` fixed-point iterations per step (`models.inversion.flow_invert`)."""
         inputs = self.inputs([prompt] * latents.shape[0], canvas, scheme, switches or Switches(), guidance_scale)
         sigmas = flow_sigmas(self, num_inference_steps, inputs.n_noisy)[:-1]
         with self.model(inputs, personalized=True) as inp:
             cond = inp.conditioning()
-            return flow_invert(lambda z, s: inp.velocity(z, s.to(z.dtype), cond), latents, sigmas)[-1]
+            return flow_invert(lambda z, s: inp.velocity(z, s.to(z.dtype), cond), latents, sigmas, refine)[-1]
+
+    @torch.no_grad()
+    def regenerate(self, noise: torch.Tensor, prompt: str, canvas: Canvas, num_inference_steps: int,
+                   scheme: str = "layercomposer", switches: Switches | None = None,
+                   guidance_scale: float = 3.5) -> torch.Tensor:
+        """The sampler `invert` is the inverse of: packed latents at σ = 1 (B, L, C·4) → clean, personalized model,
+        unguided (as Algorithm 1's paths run)."""
+        inputs = self.inputs([prompt] * noise.shape[0], canvas, scheme, switches or Switches(), guidance_scale)
+        sigmas = flow_sigmas(self, num_inference_steps, inputs.n_noisy)
+        z = noise
+        with self.model(inputs, personalized=True) as inp:
+            cond = inp.conditioning()
+            for i in range(num_inference_steps):
+                z = euler_step(z, inp.velocity(z, sigmas[i].to(z.dtype), cond), sigmas[i], sigmas[i + 1])
+        return z
 
     @torch.no_grad()
     def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor, layout_prompt: str,
                 reference_prompt: str, target_prompt: str, canvas: Canvas, num_inference_steps: int, swap_steps: int,
                 mask_fn: Callable[[list[torch.Tensor]], torch.Tensor | None], layout_token_index: torch.Tensor,
                 scheme: str = "layercomposer", switches: Switches | None = None,
-                guidance_scale: float = 3.5) -> torch.Tensor:
+                guidance_scale: float = 3.5, inversion_refine: int = 0) -> torch.Tensor:
         """Algorithm 1 from clean packed latents (1, L, C·4) → final [reference; layout; target] (3, L, C·4).
         `mask_fn(layout maps)` turns the probed layout-path maps [(1, L, K)] into the blend mask M (1, L)."""
         sw = switches or Switches()
-        z_l = self.invert(layout_latents, layout_prompt, canvas, num_inference_steps, scheme, sw, guidance_scale)
+        z_l = self.invert(layout_latents, layout_prompt, canvas, num_inference_steps, scheme, sw, guidance_scale,
+                          inversion_refine)
         z_r = self.invert(reference_latents, reference_prompt, canvas, num_inference_steps, scheme, sw,
-                          guidance_scale)
+                          guidance_scale, inversion_refine)
         inputs = self.inputs([reference_prompt, layout_prompt, target_prompt], canvas, scheme, sw, guidance_scale)
         t, n = inputs.text.shape[1], inputs.n_noisy
         swap = FluxAttentionSwap(t, n)
@@ -181,6 +198,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         return_layout: bool = False,
         canvas_tokens: bool = True,
         align_reference: bool = False,
+        inversion_refine: int = 0,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
         prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
@@ -190,7 +208,9 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         `align_reference` moves the reference subject into the layout's subject box (M^SAM, or the layer's own
         mask) before inversion (`align.py`: RoPE makes Flux attention position-biased); `segmenter` then finds the
         subject in the reference image too. `retouch_steps` (default `num_inference_steps`) sets the inversion and
-        retouch steps apart from the layout stage's: the flow inversion's error falls with more steps."""
+        retouch steps apart from the layout stage's: the flow inversion's error falls with more steps, and with
+        `inversion_refine` fixed-point iterations per inversion step (exact inversion once converged; each costs one
+        more model call per step)."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
@@ -198,6 +218,8 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         retouch_steps = num_inference_steps if retouch_steps is None else retouch_steps
         if retouch_steps < 1:
             raise ValueError(f"retouch_steps must be ≥ 1, got {retouch_steps}")
+        if inversion_refine < 0:
+            raise ValueError(f"inversion_refine must be ≥ 0, got {inversion_refine}")
         swap_steps = default_swap_steps(retouch_steps) if swap_steps is None else swap_steps
         if not 0 <= swap_steps <= retouch_steps:
             raise ValueError(f"swap_steps (λ2) must lie in [0, {retouch_steps}], got {swap_steps}")
@@ -237,7 +259,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
             return self.blend_mask(maps, grid, size, seg, mask_threshold, min_component)
 
         z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, retouch_steps,
-                         swap_steps, mask_fn, token_index, scheme, sw, guidance_scale)[2:3]
+                         swap_steps, mask_fn, token_index, scheme, sw, guidance_scale, inversion_refine)[2:3]
         images = [decode(self, x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
         self.maybe_free_model_hooks()
         out = (images[0], images[1]) if return_layout else images[0]

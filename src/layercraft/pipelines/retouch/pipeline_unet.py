@@ -93,22 +93,23 @@ class LayoutRetouchPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin, T
 
     # ---- stage 2 -----------------------------------------------------------------------------------------
     @torch.no_grad()
-    def invert(self, latents: torch.Tensor, prompt: str, num_inference_steps: int) -> torch.Tensor:
-        """DDIM inversion z_0 → z_T with the personalized model and `prompt` (no guidance)."""
+    def invert(self, latents: torch.Tensor, prompt: str, num_inference_steps: int, refine: int = 0) -> torch.Tensor:
+        """DDIM inversion z_0 → z_T with the personalized model and `prompt` (no guidance); `refine` fixed-point
+        iterations per step (`models.inversion.ddim_invert`)."""
         text = encode_prompts(self.tokenizer, self.text_encoder, [prompt] * latents.shape[0], self._execution_device)
         with self.model(personalized=True) as unet:
             return ddim_invert(lambda z, t: unet(z, t, encoder_hidden_states=text).sample, latents,
-                               self.scheduler.config, num_inference_steps)[-1]
+                               self.scheduler.config, num_inference_steps, refine)[-1]
 
     @torch.no_grad()
     def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor, layout_prompt: str,
                 reference_prompt: str, target_prompt: str, num_inference_steps: int, swap_steps: int,
                 mask_fn: Callable[[torch.Tensor, dict], torch.Tensor | None], layout_token_index: torch.Tensor,
-                ) -> torch.Tensor:
+                inversion_refine: int = 0) -> torch.Tensor:
         """Algorithm 1 from the clean latents; `mask_fn(z_layout_now, layout maps)` gives the blend mask M."""
         dev = self._execution_device
-        z_l = self.invert(layout_latents, layout_prompt, num_inference_steps)
-        z_r = self.invert(reference_latents, reference_prompt, num_inference_steps)
+        z_l = self.invert(layout_latents, layout_prompt, num_inference_steps, inversion_refine)
+        z_r = self.invert(reference_latents, reference_prompt, num_inference_steps, inversion_refine)
         text = encode_prompts(self.tokenizer, self.text_encoder, [reference_prompt, layout_prompt, target_prompt], dev)
         state = SwapState(latent_hw=tuple(layout_latents.shape[-2:]),
                           store=AttentionStore(layout_token_index, layers=("up_blocks",)))
@@ -169,10 +170,12 @@ class LayoutRetouchPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin, T
         output_type: str = "pil",
         return_dict: bool = True,
         return_layout: bool = False,
+        inversion_refine: int = 0,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (with the special token), `class_prompt` y_p (the class word instead), `neutral_prompt`
         y_n (e.g. "a photo of <*> dog"; default: the prompt). Returns the retouched image (and the layout image
-        after it when `return_layout`)."""
+        after it when `return_layout`). `inversion_refine` fixed-point iterations per DDIM inversion step remove
+        the inversion's one-step lag (one more UNet call per step each)."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
@@ -180,6 +183,8 @@ class LayoutRetouchPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin, T
         swap_steps = num_inference_steps * 2 // 5 if swap_steps is None else swap_steps
         if not 0 <= swap_steps <= num_inference_steps:
             raise ValueError(f"swap_steps (λ2) must lie in [0, {num_inference_steps}], got {swap_steps}")
+        if inversion_refine < 0:
+            raise ValueError(f"inversion_refine must be ≥ 0, got {inversion_refine}")
         dev, dtype = self._execution_device, self.unet.dtype
         neutral_prompt = neutral_prompt or prompt
         target_prompt = target_prompt or neutral_prompt
@@ -207,7 +212,7 @@ class LayoutRetouchPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin, T
                                    min_component)
 
         z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, num_inference_steps,
-                         swap_steps, mask_fn, token_index)
+                         swap_steps, mask_fn, token_index, inversion_refine)
         images = [z, z_layout] if return_layout else [z]
         if output_type != "latent":
             images = [self.image_processor.postprocess(decode_latents(self.vae, x).float(), output_type=output_type)
