@@ -103,7 +103,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['steps']} | {r['refine']} | {r['calls']} | {r['err_median']:.3f} / {r['err_max']:.3f} | "
-              f"{r['pixel_mae']:.1f} | {_fmt(r['centre_shift'], 3)} | {_fmt(r['spread'], 4)} | {r['s_per_image'] / ref:.2f} |")
+              f"{r['pixel_mae']:.1f} | {_fmt(r['centre_shift'], 3)} | {_fmt(r['spread'], 4)} | "
+              f"{r['s_per_image'] / ref:.2f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_suffix(".tmp")
