@@ -103,3 +103,22 @@ def test_layout_retouch_pipeline_end_to_end_with_lora_toggle():
     assert images.shape == (1, 32, 32, 3) and layout.shape == (1, 32, 32, 3) and seen == [(32, 32)]
     assert np.isfinite(images).all()
     assert pipe.unet.active_adapters()  # adapters re-enabled after the vanilla steps
+
+
+def test_the_call_passes_inversion_refine_to_both_inversions():
+    import pytest
+
+    pipe, _ = _pipe()
+    seen, real = [], pipe.invert
+
+    def spy(*args, **kwargs):
+        seen.append(args[-1])  # refine, passed positionally by retouch
+        return real(*args, **kwargs)
+
+    pipe.invert = spy
+    kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
+              swap_steps=1, generator=torch.Generator().manual_seed(0), output_type="np")
+    pipe("a sks dog on the beach", canvas(), inversion_refine=1, **kw)
+    assert seen == [1, 1]
+    with pytest.raises(ValueError, match="inversion_refine"):
+        pipe("a sks dog on the beach", canvas(), inversion_refine=-1, **kw)
