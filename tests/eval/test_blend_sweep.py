@@ -260,3 +260,22 @@ def test_blend_pool_takes_sweeps_written_before_inversion_refine_as_plain_invers
     line = _sweep_settings({"steps": 20, "retouch": True, "swap_steps": 8, "inversion_refine": 2})
     assert "2 fixed-point iterations per inversion step" in line
     assert "fixed-point" not in _sweep_settings({"steps": 20, "retouch": True, "swap_steps": 8, "inversion_refine": 0})
+
+
+def test_report_shows_the_inversion_bench_under_the_main_sweep(tmp_path):
+    import json
+
+    from layercraft.eval.report import _blend_sweep
+
+    write_sweep([SweepRow(0, 0.01, 0.8, 1.0, 4), SweepRow(3, 0.02, 0.78, 0.75, 4)], tmp_path / "blend_sweep", {})
+    assert "flow inversion" not in _blend_sweep(tmp_path)
+    res = [{"steps": 20, "refine": k, "calls": 20 * (k + 2), "err_median": e, "err_max": 2 * e, "pixel_mae": 10 * e,
+            "centre_shift": None if k else 0.136, "spread": 0.0126, "s_per_image": 2.0 + k} for k, e in ((0, 0.336),
+                                                                                                         (2, 0.026))]
+    (tmp_path / "blend_sweep" / "inversion.json").write_text(json.dumps({"n_images": 16, "layout_spread": 0.0092,
+                                                                          "results": res}))
+    section = _blend_sweep(tmp_path)
+    assert "flow inversion" in section and "0.336 / 0.672" in section and "0.026 / 0.052" in section
+    assert "<td>2.00</td>" in section  # the refined row's time against the first row's: (2 + 2) / 2
+    write_sweep([SweepRow(0, 0.01, 0.8, 1.0, 4)], tmp_path / "blend_sweep" / "rep", {})
+    assert section.count("flow inversion") == 1 and "flow inversion" not in _blend_sweep(tmp_path, "rep")

@@ -120,7 +120,27 @@ def _blend_sweep(out: Path, replicate: str = "") -> str:
     return (title + f"<p>{_sweep_settings(data.get('meta', {}))}</p>"
             + "<p>Claim (spread rises — its bootstrap interval above 0 — with identity similarity within 10 % of "
             f"the personalized model alone, λ1 = 0): {claims}.</p>"
-            + _table(head, rows) + f'<img src="{html.escape(folder)}/sweep.png" alt="λ1 sweep">' + "".join(replicates))
+            + _table(head, rows) + f'<img src="{html.escape(folder)}/sweep.png" alt="λ1 sweep">'
+            + ("" if replicate else _inversion_bench(out)) + "".join(replicates))
+
+
+def _inversion_bench(out: Path) -> str:
+    """The flow-inversion check of `scripts/bench_inversion.py`, when it wrote OUT/blend_sweep/inversion.json."""
+    path = out / "blend_sweep" / "inversion.json"
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    first = data["results"][0]["s_per_image"]
+    rows = [[r["steps"], r["refine"], r["calls"], f"{r['err_median']:.3f} / {r['err_max']:.3f}",
+             f"{r['pixel_mae']:.1f}", _fmt(r["centre_shift"]), "—" if r["spread"] is None else f"{r['spread']:.4f}",
+             f"{r['s_per_image'] / first:.2f}"] for r in data["results"]]
+    layout = data.get("layout_spread")
+    return ("<h3>The retouch's flow inversion, then regeneration</h3>"
+            f"<p>{data['n_images']} layout images inverted with the personalized model and regenerated unguided "
+            "(the retouch's paths without the swap); the layouts' own centre spread σ² = "
+            f"{'—' if layout is None else f'{layout:.4f}'}.</p>"
+            + _table(["steps", "fixed-point iterations", "model calls / image", "rel. latent error (median / max)",
+                      "pixel MAE", "centre shift", "regenerated σ²", "time (× first)"], rows))
 
 
 def _sweep_settings(meta: dict) -> str:
