@@ -279,3 +279,35 @@ def test_report_shows_the_inversion_bench_under_the_main_sweep(tmp_path):
     assert "<td>2.00</td>" in section  # the refined row's time against the first row's: (2 + 2) / 2
     write_sweep([SweepRow(0, 0.01, 0.8, 1.0, 4)], tmp_path / "blend_sweep" / "rep", {})
     assert section.count("flow inversion") == 1 and "flow inversion" not in _blend_sweep(tmp_path, "rep")
+
+
+def test_the_sweep_inverts_the_reference_once_per_prompt_and_retouches_every_layout():
+    import torch
+    from PIL import Image
+
+    from layercraft.eval.blend_sweep import blend_sweep
+    from layercraft.models.transformer import LayercraftFluxTransformer
+    from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
+
+    pipe = LayoutRetouchFluxPipeline.from_spec("tiny-test")
+    torch.manual_seed(1)
+    pipe.personalized_transformer = LayercraftFluxTransformer(**pipe.transformer.config).eval()
+    pipe.set_progress_bar_config(disable=True)
+    calls, real = [], pipe.invert_reference
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    pipe.invert_reference = spy
+    ref = Image.fromarray(_img(4, (220, 200, 180)))
+    prompts = [("a person on the beach", "a sks person on the beach"), ("a person in a park", "a sks person in a park")]
+    rows = blend_sweep(pipe, prompts, [0, 1], [0, 1], 2, 32, BrightDetector(), ColourIdentity(),
+                       np.ones(3) / np.sqrt(3), retouch_reference=ref, inversion_refine=1)
+    assert calls == [y_r for _, y_r in prompts]  # once per prompt, shared by both seeds and both λ1
+    assert [r.blend_steps for r in rows] == [0, 1] and all(r.n_images == 4 for r in rows)
+    assert all(r.retouched_per_image is not None and len(r.retouched_per_image) == 4 for r in rows)
+    calls.clear()
+    blend_sweep(pipe, prompts[:1], [0], [0], 2, 32, BrightDetector(), ColourIdentity(), np.ones(3) / np.sqrt(3),
+                retouch_reference=ref, align_reference=True)
+    assert calls == []  # an aligned reference depends on each layout: inverted inside every call

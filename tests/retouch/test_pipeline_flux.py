@@ -140,7 +140,7 @@ def test_the_reference_is_moved_into_the_layout_subject_box_before_inversion():
     seen, real = {}, pipe.retouch
 
     def spy(z_layout, z_ref, *args, **kwargs):
-        seen["ref"] = z_ref
+        seen["ref"], seen["noise"] = z_ref, args[-1]  # clean reference latents, or its shared inversion
         return real(z_layout, z_ref, *args, **kwargs)
 
     pipe.retouch = spy
@@ -157,8 +157,10 @@ def test_the_reference_is_moved_into_the_layout_subject_box_before_inversion():
     dog = next(s for s in canvas_subjects(cv) if s.layer_id == "dog")
     moved = aligned_reference(dog.image, np.ones((12, 12), bool), layout_pil, box)
     torch.testing.assert_close(seen["ref"], image_latents(pipe, [moved], (32, 32)), atol=0.02, rtol=0.0)
+    assert seen["noise"] is None  # the aligned reference is inverted inside the retouch
     pipe("a red dog on the beach", cv, **kw)  # the default: the paper's recipe, the reference where it is
-    torch.testing.assert_close(seen["ref"], image_latents(pipe, [dog.image], (32, 32)))
+    assert seen["ref"] is None
+    torch.testing.assert_close(seen["noise"], pipe.invert_reference("a red dog on the beach", cv, "dog", 2))
 
 
 def test_retouch_steps_are_set_apart_from_the_layout_steps():
@@ -205,3 +207,29 @@ def test_refined_flow_inversion_retraces_closer_and_the_call_passes_it_on():
     assert seen == [2, 2]  # the layout and the reference
     with pytest.raises(ValueError, match="inversion_refine"):
         pipe("a red dog on the beach", cv, inversion_refine=-1, **kw)
+
+
+def test_a_shared_reference_inversion_gives_the_same_image_with_one_inversion_fewer():
+    import pytest
+
+    pipe, cv = _pipe(), canvas()
+    kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=3, blend_steps=1,
+              latents=_z(7), output_type="np", retouch_steps=2, inversion_refine=1)
+    calls, real = [], pipe.invert
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    pipe.invert = spy
+    fresh = pipe("a red dog on the beach", cv, **kw).images
+    assert len(calls) == 2
+    shared = pipe.invert_reference("a red dog on the beach", cv, "dog", 2, inversion_refine=1)
+    calls.clear()
+    reused = pipe("a red dog on the beach", cv, reference_noise=shared, **kw).images
+    assert len(calls) == 1  # the layout only
+    np.testing.assert_array_equal(reused, fresh)
+    other = pipe.invert_reference("a red dog on the beach", cv, "dog", 2, inversion_refine=0)
+    assert not np.allclose(pipe("a red dog on the beach", cv, reference_noise=other, **kw).images, fresh)
+    with pytest.raises(ValueError, match="align_reference"):
+        pipe("a red dog on the beach", cv, reference_noise=shared, align_reference=True, **kw)

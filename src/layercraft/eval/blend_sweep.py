@@ -187,10 +187,14 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
         [Layer(id="reference", image=retouch_reference.convert("RGBA").resize((size, size)))]
     segmenter = box_segmenter(detector)
     found: dict[int, tuple[Found, Found | None]] = {}
+    shared: dict[int, torch.Tensor] = {}  # per prompt: the reference's inversion, the same at every seed and λ1
     for lam in blend_steps:
         images, retouched = [], []
         for k, (y_p, y_r) in enumerate(prompts):
             canvas = Canvas(width=size, height=size, prompt=y_r, layers=layers)
+            if retouch_reference is not None and not align_reference and k not in shared:
+                shared[k] = pipe.invert_reference(y_r, canvas, "reference", retouch_steps or steps,
+                                                  inversion_refine=inversion_refine, canvas_tokens=False)
             for seed in seeds:
                 g = torch.Generator("cpu").manual_seed(1000 * k + seed)
                 noise = pack(torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)[0])[None]
@@ -202,7 +206,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 out, layout = pipe(y_r, canvas, class_prompt=y_p, num_inference_steps=steps, true_cfg_scale=true_cfg,
                                    blend_steps=lam, swap_steps=swap_steps, latents=noise, segmenter=segmenter,
                                    canvas_tokens=False, align_reference=align_reference, retouch_steps=retouch_steps,
-                                   inversion_refine=inversion_refine,
+                                   inversion_refine=inversion_refine, reference_noise=shared.get(k),
                                    return_layout=True).images
                 images.append(np.asarray(layout[0].convert("RGB")))
                 retouched.append(np.asarray(out[0].convert("RGB")))

@@ -128,18 +128,21 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         return z
 
     @torch.no_grad()
-    def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor, layout_prompt: str,
+    def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor | None, layout_prompt: str,
                 reference_prompt: str, target_prompt: str, canvas: Canvas, num_inference_steps: int, swap_steps: int,
                 mask_fn: Callable[[list[torch.Tensor]], torch.Tensor | None], layout_token_index: torch.Tensor,
                 scheme: str = "layercomposer", switches: Switches | None = None,
-                guidance_scale: float = 3.5, inversion_refine: int = 0) -> torch.Tensor:
+                guidance_scale: float = 3.5, inversion_refine: int = 0,
+                reference_noise: torch.Tensor | None = None) -> torch.Tensor:
         """Algorithm 1 from clean packed latents (1, L, C·4) → final [reference; layout; target] (3, L, C·4).
-        `mask_fn(layout maps)` turns the probed layout-path maps [(1, L, K)] into the blend mask M (1, L)."""
+        `mask_fn(layout maps)` turns the probed layout-path maps [(1, L, K)] into the blend mask M (1, L).
+        `reference_noise`: the reference already inverted (same prompt, canvas, steps, refine), used as is."""
         sw = switches or Switches()
         z_l = self.invert(layout_latents, layout_prompt, canvas, num_inference_steps, scheme, sw, guidance_scale,
                           inversion_refine)
-        z_r = self.invert(reference_latents, reference_prompt, canvas, num_inference_steps, scheme, sw,
-                          guidance_scale, inversion_refine)
+        z_r = reference_noise if reference_noise is not None else self.invert(
+            reference_latents, reference_prompt, canvas, num_inference_steps, scheme, sw, guidance_scale,
+            inversion_refine)
         inputs = self.inputs([reference_prompt, layout_prompt, target_prompt], canvas, scheme, sw, guidance_scale)
         t, n = inputs.text.shape[1], inputs.n_noisy
         swap = FluxAttentionSwap(t, n)
@@ -156,6 +159,20 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
                 v = inp.velocity(z, sigmas[i].to(z.dtype), cond, joint_attention_kwargs=kwargs)
                 z = euler_step(z, v, sigmas[i], sigmas[i + 1])
         return z
+
+    @torch.no_grad()
+    def invert_reference(self, prompt: str, canvas: Canvas, subject_layer: str | None = None,
+                         num_inference_steps: int = 28, scheme: str = "layercomposer", switches: Switches | None = None,
+                         guidance_scale: float = 3.5, inversion_refine: int = 0,
+                         canvas_tokens: bool = True) -> torch.Tensor:
+        """The subject layer's own image inverted as the retouch inverts it (`prompt` = the call's neutral prompt
+        y_n; `num_inference_steps` = its retouch steps) → packed noise (1, L, C·4). It depends on neither the seed
+        nor the layout, so several calls on the same subject can share it (`__call__(reference_noise=...)`)."""
+        subject = self._subject(canvas, subject_layer)
+        cond = canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=canvas.prompt)
+        z_ref = image_latents(self, [subject.image], (canvas.width, canvas.height))
+        return self.invert(z_ref, prompt, cond, num_inference_steps, scheme, switches or Switches(), guidance_scale,
+                           inversion_refine)
 
     def blend_mask(self, maps: list[torch.Tensor], grid: tuple[int, int], size: tuple[int, int],
                    seg: np.ndarray | None, threshold: float, min_component: int) -> torch.Tensor | None:
@@ -199,6 +216,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         canvas_tokens: bool = True,
         align_reference: bool = False,
         inversion_refine: int = 0,
+        reference_noise: torch.Tensor | None = None,
     ) -> ImagePipelineOutput | tuple:
         """`prompt` is y_r (special token), `class_prompt` y_p (the class word), `neutral_prompt` y_n (default: the
         prompt), `target_prompt` the target path's prompt (default y_n). Returns the retouched image (and the
@@ -210,7 +228,8 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         subject in the reference image too. `retouch_steps` (default `num_inference_steps`) sets the inversion and
         retouch steps apart from the layout stage's: the flow inversion's error falls with more steps, and with
         `inversion_refine` fixed-point iterations per inversion step (exact inversion once converged; each costs one
-        more model call per step)."""
+        more model call per step). `reference_noise` (from `invert_reference` with this call's neutral prompt, canvas,
+        retouch steps, refine and `canvas_tokens`) skips the reference's inversion: one inversion saved per call."""
         if not isinstance(canvas, Canvas):
             raise TypeError(f"canvas must be a layercraft Canvas, got {type(canvas).__name__}")
         if not 0 <= blend_steps <= num_inference_steps:
@@ -220,6 +239,9 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
             raise ValueError(f"retouch_steps must be ≥ 1, got {retouch_steps}")
         if inversion_refine < 0:
             raise ValueError(f"inversion_refine must be ≥ 0, got {inversion_refine}")
+        if align_reference and reference_noise is not None:
+            raise ValueError("reference_noise cannot be reused with align_reference: the aligned reference depends "
+                             "on each layout")
         swap_steps = default_swap_steps(retouch_steps) if swap_steps is None else swap_steps
         if not 0 <= swap_steps <= retouch_steps:
             raise ValueError(f"swap_steps (λ2) must lie in [0, {retouch_steps}], got {swap_steps}")
@@ -253,13 +275,17 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
             ref_mask = np.asarray(segmenter(subject.image), bool) if segmenter is not None else subject.own_mask
             moved = aligned_reference(subject.image, ref_mask, layout_pil, seg)
             reference = reference if moved is None else moved
-        z_ref = image_latents(self, [reference], size)
+        if reference_noise is None and reference is subject.image:
+            reference_noise = self.invert_reference(neutral_prompt, canvas, subject.layer_id, retouch_steps, scheme,
+                                                    sw, guidance_scale, inversion_refine, canvas_tokens)
+        z_ref = None if reference_noise is not None else image_latents(self, [reference], size)
 
         def mask_fn(maps: list[torch.Tensor]) -> torch.Tensor | None:
             return self.blend_mask(maps, grid, size, seg, mask_threshold, min_component)
 
         z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, retouch_steps,
-                         swap_steps, mask_fn, token_index, scheme, sw, guidance_scale, inversion_refine)[2:3]
+                         swap_steps, mask_fn, token_index, scheme, sw, guidance_scale, inversion_refine,
+                         reference_noise)[2:3]
         images = [decode(self, x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
         self.maybe_free_model_hooks()
         out = (images[0], images[1]) if return_layout else images[0]
