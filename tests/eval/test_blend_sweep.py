@@ -311,3 +311,18 @@ def test_the_sweep_inverts_the_reference_once_per_prompt_and_retouches_every_lay
     blend_sweep(pipe, prompts[:1], [0], [0], 2, 32, BrightDetector(), ColourIdentity(), np.ones(3) / np.sqrt(3),
                 retouch_reference=ref, align_reference=True)
     assert calls == []  # an aligned reference depends on each layout: inverted inside every call
+
+
+def test_retouched_rows_also_compare_with_the_retouched_personalized_model():
+    """The retouch alone (λ1 = 0) can spread the images as much as step blending + retouch: the second interval
+    shows what step blending adds inside the whole method."""
+    from layercraft.eval.blend_sweep import sweep_rows
+
+    rng = np.random.default_rng(5)
+    tight, wide = _found(rng, 15, 0.02, 0.8), _found(rng, 15, 0.2, 0.8)
+    rows = sweep_rows({0: (tight, wide), 3: (tight, [(p + rng.normal(0, 0.02, 2), s) if p is not None else (p, s) for p, s in wide])})
+    assert rows[1].retouched_delta_lo > 0  # against the personalized model alone: spread up
+    assert rows[1].retouched_step_delta_lo < 0 < rows[1].retouched_step_delta_hi  # against the retouched λ1 = 0: none
+    assert rows[0].retouched_step_delta_lo is None
+    rows = sweep_rows({0: (tight, tight), 3: (tight, wide)})
+    assert rows[1].retouched_step_delta_lo > 0

@@ -51,6 +51,9 @@ class SweepRow:
     retouched_detected: float | None = None
     retouched_delta_lo: float | None = None
     retouched_delta_hi: float | None = None
+    # what step blending adds inside the whole method: retouched σ²(λ1) − retouched σ²(0), 95 % interval
+    retouched_step_delta_lo: float | None = None
+    retouched_step_delta_hi: float | None = None
     # per image, in (prompt, seed) order: [x, y, sim] of the best person detection or None (not in sweep.csv)
     per_image: list = field(default_factory=list, repr=False)
     retouched_per_image: list | None = field(default=None, repr=False)
@@ -224,10 +227,12 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
 
 def sweep_rows(found: dict[int, tuple[Found, Found | None]]) -> list[SweepRow]:
     """Per-image measurements of each λ1 (layout images, retouched images or None) → one row per λ1, with the paired
-    bootstrap intervals against λ1 = 0's layout images (image k of every λ1 shares its (prompt, seed))."""
+    bootstrap intervals against λ1 = 0's layout images (image k of every λ1 shares its (prompt, seed)) and, for the
+    retouched images, also against λ1 = 0's retouched images."""
     if 0 not in found:
         raise ValueError(f"the sweep needs λ1 = 0 (the personalized model) as its baseline, got {sorted(found)}")
     base_points = [p for p, _ in found[0][0]]
+    base_retouched = None if found[0][1] is None else [p for p, _ in found[0][1]]
     rows = []
     for lam in sorted(found):
         layout_found, retouched_found = found[lam]
@@ -239,6 +244,8 @@ def sweep_rows(found: dict[int, tuple[Found, Found | None]]) -> list[SweepRow]:
             r_points, row.retouched_spread, row.retouched_sim, row.retouched_detected = _summary(retouched_found)
             r_ci = spread_delta_interval(base_points, r_points)
             row.retouched_delta_lo, row.retouched_delta_hi = r_ci if r_ci is not None else (None, None)
+            s_ci = spread_delta_interval(base_retouched, r_points) if lam and base_retouched is not None else None
+            row.retouched_step_delta_lo, row.retouched_step_delta_hi = s_ci if s_ci is not None else (None, None)
             row.retouched_per_image = _serial(retouched_found)
         rows.append(row)
     return rows

@@ -239,7 +239,9 @@ def _print_sweep(rows, out: Path) -> None:
         if r.retouched_sim is not None:
             rci = "" if r.retouched_delta_lo is None else \
                 f" (Δ vs λ1=0 [{r.retouched_delta_lo:+.4f}, {r.retouched_delta_hi:+.4f}])"
-            line += f"  | retouched: spread={fmt(r.retouched_spread)}{rci}  sim={fmt(r.retouched_sim, 3)}"
+            sci = "" if r.retouched_step_delta_lo is None else \
+                f" (vs retouched λ1=0 [{r.retouched_step_delta_lo:+.4f}, {r.retouched_step_delta_hi:+.4f}])"
+            line += f"  | retouched: spread={fmt(r.retouched_spread)}{rci}{sci}  sim={fmt(r.retouched_sim, 3)}"
         console.print(line)
     console.print(f"step blending alone: claim holds at λ1 = {holds(rows)}")
     if any(r.retouched_sim is not None for r in rows):

@@ -107,9 +107,10 @@ def _blend_sweep(out: Path, replicate: str = "") -> str:
     rows = [[r["blend_steps"], spread(r["spread"]), interval(r), r["sim"], r["detected"], r["n_images"]]
             for r in data["rows"]]
     if retouched:
-        head += ["retouched σ²", "Δσ² vs λ1 = 0 (95 % CI)", "retouched sim"]
+        head += ["retouched σ²", "Δσ² vs λ1 = 0 (95 % CI)", "Δσ² vs retouched λ1 = 0", "retouched sim"]
         for row, r in zip(rows, data["rows"], strict=True):
-            row += [spread(r.get("retouched_spread")), interval(r, "retouched_delta"), r.get("retouched_sim")]
+            row += [spread(r.get("retouched_spread")), interval(r, "retouched_delta"),
+                    interval(r, "retouched_step_delta"), r.get("retouched_sim")]
     claims = f"step blending alone: {verdict('claim_holds_at')}"
     if retouched:
         claims += f"; step blending + retouch: {verdict('claim_holds_at_retouched')}"
