@@ -65,11 +65,17 @@ $lc eval blend-pool docs/eval/blend_sweep/retouch-50-steps docs/eval/blend_sweep
 # ... the inversion itself: plain vs fixed-point-refined flow inversion, then regeneration, on 16 λ1 = 3 layouts
 .venv/bin/python scripts/bench_inversion.py --model "$vanilla_1p" --lora "$A/dreambooth-world/final" \
   --out docs/eval/blend_sweep/inversion.json | tee docs/eval/blend_sweep/inversion.md
-# ... and the retouch with 2 fixed-point iterations per 20-step inversion on seeds 0-7 and 8-15, pooled
+# ... and the retouch with 2 fixed-point iterations per 20-step inversion (seeds 0-7): at λ2 = 8, then λ2 = 4 with
+# two independent replicates (seeds 8-15, 16-23), pooled
 $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --lambdas 0,3 \
   --inversion-refine 2 --out docs/eval/blend_sweep/refine-2
-$lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --first-seed 8 --lambdas 0,3 \
-  --inversion-refine 2 --out docs/eval/blend_sweep/refine-2-seeds-8-15
-$lc eval blend-pool docs/eval/blend_sweep/refine-2 docs/eval/blend_sweep/refine-2-seeds-8-15 \
-  --out docs/eval/blend_sweep/pooled-refine-2
+for first in 0 8 16; do
+  name=refine-2-swap4$([ "$first" = 0 ] || echo "-seeds-$first-$((first + 7))")
+  $lc eval blend-sweep --model "$vanilla_1p" --lora "$A/dreambooth-world/final" --seeds 8 --first-seed $first \
+    --lambdas 0,3 --inversion-refine 2 --swap-steps 4 --out "docs/eval/blend_sweep/$name"
+done
+$lc eval blend-pool docs/eval/blend_sweep/refine-2-swap4 docs/eval/blend_sweep/refine-2-swap4-seeds-8-15 \
+  --out docs/eval/blend_sweep/pooled-refine-2-swap4
+$lc eval blend-pool docs/eval/blend_sweep/refine-2-swap4 docs/eval/blend_sweep/refine-2-swap4-seeds-8-15 \
+  docs/eval/blend_sweep/refine-2-swap4-seeds-16-23 --out docs/eval/blend_sweep/pooled-refine-2-swap4-192
 $lc eval report "$run" --out docs/eval --title "layercraft evaluation — default"
