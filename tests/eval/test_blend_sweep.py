@@ -320,7 +320,8 @@ def test_retouched_rows_also_compare_with_the_retouched_personalized_model():
 
     rng = np.random.default_rng(5)
     tight, wide = _found(rng, 15, 0.02, 0.8), _found(rng, 15, 0.2, 0.8)
-    rows = sweep_rows({0: (tight, wide), 3: (tight, [(p + rng.normal(0, 0.02, 2), s) if p is not None else (p, s) for p, s in wide])})
+    jittered = [(p + rng.normal(0, 0.02, 2), s) if p is not None else (p, s) for p, s in wide]
+    rows = sweep_rows({0: (tight, wide), 3: (tight, jittered)})
     assert rows[1].retouched_delta_lo > 0  # against the personalized model alone: spread up
     assert rows[1].retouched_step_delta_lo < 0 < rows[1].retouched_step_delta_hi  # against the retouched λ1 = 0: none
     assert rows[0].retouched_step_delta_lo is None

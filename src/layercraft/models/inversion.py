@@ -6,7 +6,8 @@ sampler that later retraces the path evaluates it at the higher-noise end: the t
 of the model's output, and on a trained model the error compounds (measured: `scripts/bench_inversion.py`).
 `refine` > 0 solves each step's implicit equation — find the higher-noise state whose sampler step lands on the
 lower-noise one — by that many fixed-point iterations (as in ReNoise / fixed-point inversion), at `refine` more
-model calls per step; converged, the sampler retraces the inversion exactly.
+model calls per step; converged, the sampler retraces the inversion exactly. Where the iteration diverges (steps
+too coarse for the model's Lipschitz constant) each sample keeps its last improving iterate.
 """
 
 from __future__ import annotations
@@ -20,6 +21,26 @@ from diffusers import DDIMInverseScheduler
 def _check_refine(refine: int) -> None:
     if refine < 0:
         raise ValueError(f"refine (fixed-point iterations per inversion step) must be ≥ 0, got {refine}")
+
+
+def _fixed_point(update: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, refine: int) -> torch.Tensor:
+    """x ← update(x) `refine` times, guarded per sample: an iterate whose residual ‖update(x) − x‖ is not below its
+    predecessor's (the iteration diverges, as on coarse step grids) is dropped for the predecessor, and that sample
+    stops."""
+    active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    prev_x, prev_res = x, None
+    for _ in range(refine):
+        nxt = update(x)
+        res = (nxt - x).flatten(1).float().norm(dim=1)  # (B,) residual of the current iterate
+        if prev_res is not None:
+            worse = active & (res >= prev_res)
+            x = torch.where(worse.view(-1, *[1] * (x.dim() - 1)), prev_x, x)
+            active &= ~worse
+            if not active.any():
+                break
+        prev_x, prev_res = x, res
+        x = torch.where(active.view(-1, *[1] * (x.dim() - 1)), nxt, x)
+    return x
 
 
 @torch.no_grad()
@@ -37,9 +58,8 @@ def ddim_invert(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], la
     path = [z]
     for t in inv.timesteps:
         nxt = inv.step(eps_fn(z, t), t, z).prev_sample
-        for _ in range(refine):  # the step is stateless: z_t = step(ε(z_t, t), t, z_{t-1})
-            nxt = inv.step(eps_fn(nxt, t), t, z).prev_sample
-        z = nxt
+        # the step is stateless: z_t = step(ε(z_t, t), t, z_{t-1})
+        z = _fixed_point(lambda x, z=z, t=t: inv.step(eps_fn(x, t), t, z).prev_sample, nxt, refine)
         path.append(z)
     return path
 
@@ -59,9 +79,7 @@ def flow_invert(velocity_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     prev = torch.zeros((), dtype=sigmas.dtype, device=sigmas.device)
     for s in grid:
         nxt = z + (s - prev) * velocity_fn(z, prev)
-        for _ in range(refine):
-            nxt = z + (s - prev) * velocity_fn(nxt, s)
-        z = nxt
+        z = _fixed_point(lambda x, z=z, s=s, prev=prev: z + (s - prev) * velocity_fn(x, s), nxt, refine)
         prev = s
         path.append(z)
     return path
