@@ -21,11 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from layercraft.canvas import Canvas
-from layercraft.conditioning import pack
-from layercraft.eval.blend_sweep import personalized_pipeline, sweep_prompts
+from layercraft.eval.blend_sweep import personalized_pipeline, sweep_noise, sweep_prompts
 from layercraft.eval.layout import centre_spread, centres
 from layercraft.eval.loading import load_backends, model_resolution
 from layercraft.pipelines.lcp.flux_common import decode
@@ -60,15 +58,13 @@ def main() -> None:
     grid = (size // pipe.stride, size // pipe.stride)
     detector = load_backends("world").detector
     setups = [tuple(int(x) for x in s.split(":")) for s in args.setups.split(",")]
-    # the sweep's layout images: same prompts and noise as `eval blend-sweep` (seed 1000·k + s)
+    # the sweep's layout images: the same prompts and noise as `eval blend-sweep`
     layouts = []
     for k, (y_p, y_r) in enumerate(sweep_prompts(args.prompts, size)):
         canvas = Canvas(width=size, height=size, prompt=y_r)
         for seed in range(args.seeds):
-            g = torch.Generator("cpu").manual_seed(1000 * k + seed)
-            noise = pack(torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)[0])[None]
-            z = pipe.step_blended(y_p, y_r, canvas, noise, args.layout_steps, args.blend_steps,
-                                  true_cfg_scale=args.true_cfg)
+            z = pipe.step_blended(y_p, y_r, canvas, sweep_noise(pipe, k, seed, grid), args.layout_steps,
+                                  args.blend_steps, true_cfg_scale=args.true_cfg)
             arr = np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB"))
             layouts.append((y_p, canvas, z, arr, best_centre(detector, arr)))
 

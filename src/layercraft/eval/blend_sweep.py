@@ -136,6 +136,14 @@ def sweep_prompts(n: int, size: int) -> list[tuple[str, str]]:
     return pairs
 
 
+def sweep_noise(pipe, prompt_index: int, seed: int, grid: tuple[int, int]) -> torch.Tensor:
+    """The packed noise (1, L, C·4) of image (prompt k, seed s): every λ1 (and the inversion bench) sees the same."""
+    from ..conditioning import pack
+
+    g = torch.Generator("cpu").manual_seed(1000 * prompt_index + seed)
+    return pack(torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)[0])[None]
+
+
 def personalized_pipeline(model: str, lora: Path):
     """The vanilla model `model` as a LayoutRetouchFluxPipeline with the DreamBooth LoRA `lora` loaded."""
     from ..pipelines.loading import load_pipeline
@@ -180,7 +188,6 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
     `align_reference` moves the reference subject into the layout's person box first; `inversion_refine`
     fixed-point iterations per inversion step)."""
     from ..canvas import Layer
-    from ..conditioning import pack
     from ..pipelines.lcp.flux_common import decode
 
     if not blend_steps or blend_steps[0] != 0:
@@ -199,8 +206,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 shared[k] = pipe.invert_reference(y_r, canvas, "reference", retouch_steps or steps,
                                                   inversion_refine=inversion_refine, canvas_tokens=False)
             for seed in seeds:
-                g = torch.Generator("cpu").manual_seed(1000 * k + seed)
-                noise = pack(torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)[0])[None]
+                noise = sweep_noise(pipe, k, seed, grid)
                 if retouch_reference is None:
                     z = pipe.step_blended(y_p, y_r, canvas, noise, steps, lam, true_cfg_scale=true_cfg)
                     images.append(np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB")))

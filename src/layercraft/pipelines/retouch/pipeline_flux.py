@@ -112,20 +112,13 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
             cond = inp.conditioning()
             return flow_invert(lambda z, s: inp.velocity(z, s.to(z.dtype), cond), latents, sigmas, refine)[-1]
 
-    @torch.no_grad()
     def regenerate(self, noise: torch.Tensor, prompt: str, canvas: Canvas, num_inference_steps: int,
                    scheme: str = "layercomposer", switches: Switches | None = None,
                    guidance_scale: float = 3.5) -> torch.Tensor:
-        """The sampler `invert` is the inverse of: packed latents at σ = 1 (B, L, C·4) → clean, personalized model,
-        unguided (as Algorithm 1's paths run)."""
-        inputs = self.inputs([prompt] * noise.shape[0], canvas, scheme, switches or Switches(), guidance_scale)
-        sigmas = flow_sigmas(self, num_inference_steps, inputs.n_noisy)
-        z = noise
-        with self.model(inputs, personalized=True) as inp:
-            cond = inp.conditioning()
-            for i in range(num_inference_steps):
-                z = euler_step(z, inp.velocity(z, sigmas[i].to(z.dtype), cond), sigmas[i], sigmas[i + 1])
-        return z
+        """The sampler `invert` is the inverse of: packed noise at σ = 1 (1, L, C·4) → clean, personalized model,
+        unguided (as Algorithm 1's paths run) — step blending with λ1 = 0."""
+        return self.step_blended(prompt, prompt, canvas, noise, num_inference_steps, 0, scheme, switches,
+                                 guidance_scale)
 
     @torch.no_grad()
     def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor | None, layout_prompt: str,
@@ -169,7 +162,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         y_n; `num_inference_steps` = its retouch steps) → packed noise (1, L, C·4). It depends on neither the seed
         nor the layout, so several calls on the same subject can share it (`__call__(reference_noise=...)`)."""
         subject = self._subject(canvas, subject_layer)
-        cond = canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=canvas.prompt)
+        cond = self._conditioning_canvas(canvas, canvas_tokens)
         z_ref = image_latents(self, [subject.image], (canvas.width, canvas.height))
         return self.invert(z_ref, prompt, cond, num_inference_steps, scheme, switches or Switches(), guidance_scale,
                            inversion_refine)
@@ -252,7 +245,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         size = (canvas.width, canvas.height)
         grid = (canvas.height // self.stride, canvas.width // self.stride)
         dev, dtype = self._execution_device, self.transformer.dtype
-        cond = canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=canvas.prompt)
+        cond = self._conditioning_canvas(canvas, canvas_tokens)
 
         if layout_image is None:
             if latents is None:
@@ -290,6 +283,11 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         self.maybe_free_model_hooks()
         out = (images[0], images[1]) if return_layout else images[0]
         return ImagePipelineOutput(images=out) if return_dict else (out,)
+
+    @staticmethod
+    def _conditioning_canvas(canvas: Canvas, canvas_tokens: bool) -> Canvas:
+        """What conditions every path: the canvas, or with `canvas_tokens=False` its prompt alone."""
+        return canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=canvas.prompt)
 
     @staticmethod
     def _subject(canvas: Canvas, layer_id: str | None) -> Subject:
