@@ -129,6 +129,27 @@ def test_true_cfg_changes_the_result(pipe):
     assert a.shape == b.shape and not torch.allclose(a, b)
 
 
+def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
+    cv = canvas(2, locked=(0,))
+    one = dict(num_inference_steps=1, output_type="latent")  # one Euler step: latents are affine in the scale
+    base = _run(pipe, cv, **one)
+    torch.testing.assert_close(_run(pipe, cv, canvas_cfg_scale=1.0, **one), base, atol=0, rtol=0)
+    with Spy(pipe) as spy:
+        two = _run(pipe, cv, canvas_cfg_scale=2.0, **one)
+    assert len(spy.calls) == 2 and spy.calls[1]["hidden"][1] < spy.calls[0]["hidden"][1]  # no condition tokens
+    three = _run(pipe, cv, canvas_cfg_scale=3.0, **one)
+    assert not torch.allclose(two, base)
+    torch.testing.assert_close(three - base, 2 * (two - base), atol=1e-4, rtol=1e-3)
+    # with nothing on the canvas the two branches agree, so the guidance term vanishes
+    empty = canvas(0)
+    torch.testing.assert_close(_run(pipe, empty, canvas_cfg_scale=3.0, **one), _run(pipe, empty, **one),
+                               atol=1e-5, rtol=1e-5)
+    # composed with true CFG: three passes per step
+    with Spy(pipe) as spy:
+        _run(pipe, cv, canvas_cfg_scale=2.0, true_cfg_scale=2.0, **one)
+    assert len(spy.calls) == 3
+
+
 def test_callback_can_replace_latents(pipe):
     seen = []
 
@@ -145,6 +166,7 @@ def test_callback_can_replace_latents(pipe):
     (dict(num_inference_steps=0), ValueError, "num_inference_steps"),
     (dict(guidance_scale=float("nan")), ValueError, "guidance_scale"),
     (dict(true_cfg_scale=0.5), ValueError, "true_cfg_scale"),
+    (dict(canvas_cfg_scale=float("inf")), ValueError, "canvas_cfg_scale"),
     (dict(height=64), ValueError, "differs from the canvas size"),
     (dict(modulation=True), ValueError, "identity_embeds"),
     (dict(output_type="jpeg"), ValueError, "output_type"),

@@ -37,6 +37,7 @@ class Method:
 
 
 LOCK_BLENDS = (0.25, 0.5, 0.75, 1.0)
+CANVAS_CFGS = (1.5, 2.0, 3.0)
 METHODS = {m.name: m for m in [
     Method("ground_truth", "ground_truth"),
     Method("collage", "collage"),
@@ -56,6 +57,8 @@ METHODS = {m.name: m for m in [
     Method("lcp-no-regulation", "pipeline", "layercomposer", lcp=True),
     # locked-layer anchoring at inference (LayeredCanvasPipeline lock_blend), a sweep over the anchored fraction
     *[Method(f"layercomposer-lock-blend-{f}", "pipeline", "layercomposer", {"lock_blend": f}) for f in LOCK_BLENDS],
+    # guidance towards the canvas (LayeredCanvasPipeline canvas_cfg_scale: a pass with an empty canvas)
+    *[Method(f"layercomposer-canvas-cfg-{s}", "pipeline", "layercomposer", {"canvas_cfg_scale": s}) for s in CANVAS_CFGS],
 ]}
 REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
 DEFAULT_METHOD = "layercomposer"

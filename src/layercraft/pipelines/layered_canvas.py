@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     def check_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
                      guidance_scale: float, true_cfg_scale: float, height: int | None, width: int | None,
                      negative: list[str] | None, identity_embeds: list[dict[str, torch.Tensor]] | None,
-                     modulation: bool, dam: bool, cache: bool, output_type: str, lock_blend: float = 0.0) -> None:
+                     modulation: bool, dam: bool, cache: bool, output_type: str, lock_blend: float = 0.0,
+                     canvas_cfg_scale: float = 1.0) -> None:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r}; choose from {SCHEMES}")
         if not canvases:
@@ -146,7 +148,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             raise ValueError(f"got {len(negative)} negative prompts for {len(prompts)} prompts")
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be an integer ≥ 1, got {num_inference_steps!r}")
-        for name, v, low in (("guidance_scale", guidance_scale, 0.0), ("true_cfg_scale", true_cfg_scale, 1.0)):
+        for name, v, low in (("guidance_scale", guidance_scale, 0.0), ("true_cfg_scale", true_cfg_scale, 1.0),
+                             ("canvas_cfg_scale", canvas_cfg_scale, 1.0)):
             if not isinstance(v, int | float) or not math.isfinite(v) or v < low:
                 raise ValueError(f"{name} must be a finite number ≥ {low}, got {v!r}")
         if output_type not in ("pil", "np", "pt", "latent"):
@@ -185,6 +188,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         num_inference_steps: int = 28,
         guidance_scale: float = 3.5,
         true_cfg_scale: float = 1.0,
+        canvas_cfg_scale: float = 1.0,
         negative_prompt: str | list[str] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         height: int | None = None,
@@ -209,8 +213,11 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         lock_blend: float = 0.0,
         joint_attention_kwargs: dict[str, Any] | None = None,
     ) -> ImagePipelineOutput | tuple:
-        """`lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers are pulled
-        back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
+        """`true_cfg_scale` s_t guides towards the prompt (a pass with the negative prompt, same canvas);
+        `canvas_cfg_scale` s_c towards the canvas (a pass with the prompt and an empty canvas, the branch the
+        canvas dropout trains), composed as v = v(c, t) + (s_t − 1)·(v(c, t) − v(c, t⁻)) + (s_c − 1)·(v(c, t) − v(∅, t));
+        1 turns either off. `lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers
+        are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
         prompts = [prompt] * len(canvases) if isinstance(prompt, str) else list(prompt)
         do_cfg = true_cfg_scale > 1.0
@@ -219,7 +226,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             negative = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) \
                 else list(negative_prompt)
         self.check_inputs(prompts, canvases, scheme, num_inference_steps, guidance_scale, true_cfg_scale, height,
-                          width, negative, identity_embeds, modulation, dam, cache, output_type, lock_blend)
+                          width, negative, identity_embeds, modulation, dam, cache, output_type, lock_blend,
+                          canvas_cfg_scale)
         switches = Switches(prune, prune_rule, prune_tau, lock_ids, isolation, modulation, ccpa, ccpa_tokens,
                             ccpa_anchor, dam, cache)
         # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
@@ -229,6 +237,12 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         device, dtype = self._execution_device, self.transformer.dtype
         b, n_noisy = len(canvases), inputs.n_noisy
         cond_pos, cond_neg = inputs.conditioning(), inputs.conditioning() if do_cfg else None
+        bare = None  # the canvas-dropped branch for canvas guidance: same prompts, no condition tokens
+        if canvas_cfg_scale > 1.0:
+            empty = [Canvas(width=c.width, height=c.height, prompt=c.prompt) for c in canvases]
+            bare = prepare_inputs(self, prompts, empty, scheme, replace(switches, modulation=False), None, None,
+                                  guidance_scale)
+            cond_bare = bare.conditioning()
 
         # 3. noise and schedule (as Flux: shifted sigmas for the image sequence length)
         shape = (b, self.latent_channels, grid[0] * 2, grid[1] * 2)
@@ -248,11 +262,15 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         with self.progress_bar(total=len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
                 sigma = (t / 1000).to(dtype)
-                v = inputs.velocity(latents, sigma, cond_pos, joint_attention_kwargs=joint_attention_kwargs)
+                v_pos = inputs.velocity(latents, sigma, cond_pos, joint_attention_kwargs=joint_attention_kwargs)
+                v = v_pos
                 if do_cfg:
                     v_neg = inputs.velocity(latents, sigma, cond_neg, negative=True,
                                             joint_attention_kwargs=joint_attention_kwargs)
-                    v = v_neg + true_cfg_scale * (v - v_neg)
+                    v = v + (true_cfg_scale - 1.0) * (v_pos - v_neg)
+                if bare is not None:
+                    v_bare = bare.velocity(latents, sigma, cond_bare, joint_attention_kwargs=joint_attention_kwargs)
+                    v = v + (canvas_cfg_scale - 1.0) * (v_pos - v_bare)
                 latents = self.scheduler.step(v, t, latents, return_dict=False)[0].to(dtype)
                 if anchor is not None and i < n_anchored:
                     latents = anchor.apply(latents, float(self.scheduler.sigmas[i + 1]))
