@@ -129,6 +129,8 @@ def demo(
     steps: int = typer.Option(20, min=1, help="Sampling steps."),
     seed: int = typer.Option(0, help="Noise seed."),
     cfg: float = typer.Option(3.0, help="True classifier-free guidance scale (1: off, half the cost)."),
+    canvas_cfg: float = typer.Option(2.0, min=1.0, help="Guidance towards the canvas (1: off; > 1 adds a pass with an "
+                                                        "empty canvas per step)."),
     model: str = typer.Option("default", help="'default' (the embedded model), a registry name or a folder."),
     lock_blend: float = typer.Option(0.75, min=0.0, max=1.0,
                                      help="Fraction of the steps that pull the locked layer back to the canvas "
@@ -151,8 +153,8 @@ def demo(
     pipe = load_pipeline(model)
     loaded = time.perf_counter() - t0
     t0 = time.perf_counter()
-    image = pipe(canvas.prompt, canvas, num_inference_steps=steps, true_cfg_scale=cfg, lock_blend=lock_blend,
-                 generator=torch.Generator().manual_seed(seed)).images[0].convert("RGB")
+    image = pipe(canvas.prompt, canvas, num_inference_steps=steps, true_cfg_scale=cfg, canvas_cfg_scale=canvas_cfg,
+                 lock_blend=lock_blend, generator=torch.Generator().manual_seed(seed)).images[0].convert("RGB")
     took = time.perf_counter() - t0
     collage = composite(canvas).convert("RGB").resize(image.size)
     sheet = Image.fromarray(np.concatenate([np.asarray(collage), np.asarray(image)], axis=1))
@@ -160,7 +162,7 @@ def demo(
         save_image_atomic(img, out / name)
     console.print(f"prompt: {canvas.prompt!r}")
     console.print(f"model {model!r} loaded in {loaded:.1f} s; {image.width}×{image.height} image in {took:.2f} s "
-                  f"({steps} steps, true CFG {cfg:g}, lock blend {lock_blend:g}, {torch.get_num_threads()} threads)")
+                  f"({steps} steps, true CFG {cfg:g}, canvas CFG {canvas_cfg:g}, lock blend {lock_blend:g}, {torch.get_num_threads()} threads)")
     console.print(f"wrote {out / 'output.png'}, {out / 'sheet.png'} (collage | output), {out / 'preview.png'}")
 
 

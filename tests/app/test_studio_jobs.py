@@ -5,7 +5,8 @@ import time
 from studio_fake_pipeline import FakePipeline
 from studio_helpers import client_fixture, error, new_project, png, studio_client, upload, wait_job  # noqa: F401
 
-SETTINGS = {"seed": 7, "steps": 4, "guidance": 2.5, "true_cfg": 2.0, "lock_blend": 0.5, "scheme": "anyphoto"}
+SETTINGS = {"seed": 7, "steps": 4, "guidance": 2.5, "true_cfg": 2.0, "canvas_cfg": 1.5, "lock_blend": 0.5,
+            "scheme": "anyphoto"}
 
 
 def _ready_project(c) -> str:
@@ -40,7 +41,7 @@ def test_generate_streams_progress_and_stores_the_result(tmp_path):
                               "result_url": f"/api/jobs/{job['id']}/result.png"}
         layer_ids = [la["id"] for la in c.get(f"/api/projects/{pid}").json()["canvas"]["layers"]]
         assert pipe.calls[0] == {"prompt": "two friends", "steps": 4, "guidance": 2.5, "true_cfg": 2.0,
-                                 "lock_blend": 0.5, "scheme": "anyphoto", "layers": layer_ids}
+                                 "canvas_cfg": 1.5, "lock_blend": 0.5, "scheme": "anyphoto", "layers": layer_ids}
         result = c.get(f"/api/jobs/{job['id']}/result.png")
         assert result.headers["content-type"] == "image/png"
         project = c.get(f"/api/projects/{pid}").json()
@@ -145,7 +146,7 @@ def test_invalid_canvas_is_refused_before_queueing(client):
     assert error(client.get("/api/jobs/jnope")) == (404, "job_not_found", "no job 'jnope' (unknown or long finished)")
     r = client.post(f"/api/projects/{pid}/jobs", json={"settings": {**SETTINGS, "steps": 0}})
     assert error(r)[:2] == (422, "invalid_request") and "settings.steps" in error(r)[2]
-    for field, bad in (("lock_blend", 1.5), ("true_cfg", 0.5)):
+    for field, bad in (("lock_blend", 1.5), ("true_cfg", 0.5), ("canvas_cfg", 0.5)):
         r = client.post(f"/api/projects/{pid}/jobs", json={"settings": {**SETTINGS, field: bad}})
         assert error(r)[:2] == (422, "invalid_request") and f"settings.{field}" in error(r)[2]
 

@@ -27,7 +27,7 @@ from .schemas import Settings
 
 class Pipeline(Protocol):
     def __call__(self, *, prompt: str, canvas: Canvas, num_inference_steps: int, guidance_scale: float,
-                 true_cfg_scale: float, lock_blend: float, generator: Any, scheme: str,
+                 true_cfg_scale: float, canvas_cfg_scale: float, lock_blend: float, generator: Any, scheme: str,
                  callback_on_step_end: Callable, output_type: str) -> Any: ...
 
 
@@ -236,7 +236,8 @@ class GenerationService:
         try:
             s = job.settings
             out = pipe(prompt=job.canvas.prompt, canvas=job.canvas, num_inference_steps=s.steps,
-                       guidance_scale=s.guidance, true_cfg_scale=s.true_cfg, lock_blend=s.lock_blend,
+                       guidance_scale=s.guidance, true_cfg_scale=s.true_cfg,
+                       canvas_cfg_scale=s.canvas_cfg, lock_blend=s.lock_blend,
                        generator=torch.Generator("cpu").manual_seed(s.seed), scheme=s.scheme,
                        callback_on_step_end=on_step, output_type="pil")
             images = getattr(out, "images", None)

@@ -67,6 +67,7 @@ class Settings(BaseModel):
     steps: int = Field(28, ge=1, le=200)
     guidance: float = Field(3.5, ge=0.0, le=30.0)
     true_cfg: float = Field(1.0, ge=1.0, le=30.0)  # > 1 runs a negative pass per step
+    canvas_cfg: float = Field(1.0, ge=1.0, le=30.0)  # > 1 runs an empty-canvas pass per step
     lock_blend: float = Field(0.0, ge=0.0, le=1.0)  # fraction of steps that pull locked layers back
     scheme: Scheme = "layercomposer"
 

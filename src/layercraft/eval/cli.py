@@ -97,6 +97,27 @@ def summary(run_dir: Path = typer.Argument(..., help="Run folder.")) -> None:
     console.print(f"wrote {run_dir / 'summary.csv'}")
 
 
+@app.command("floor")
+def floor(
+    run_dir: Path = typer.Argument(..., help="Run folder with ground_truth rows on 1P, 4P and lock."),
+    method: list[str] = typer.Option([DEFAULT_METHOD], help="Method row(s) to hold against the floor."),
+    out: Path = typer.Option(None, help="Also write the markdown table here."),
+) -> None:
+    """Issue 5's quality floor (identity over the ground-truth bound, AP50, prompt accuracy, lock SSIM)."""
+    from .floor import floor_table
+    from .records import load_records
+    from .summary import summarize
+
+    table = floor_table(summarize(load_records(run_dir)), list(method))
+    console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(table)
+        tmp.replace(out)
+        console.print(f"wrote {out}")
+
+
 @app.command("report")
 def report(
     run_dir: Path = typer.Argument(..., help="Run folder."),

@@ -24,6 +24,8 @@ def generate(
     steps: Annotated[int, typer.Option(min=1)] = 20,
     guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,
     true_cfg: Annotated[float, typer.Option(help="true CFG scale (> 1 runs a negative pass)")] = 1.0,
+    canvas_cfg: Annotated[float, typer.Option(min=1.0, help="guidance towards the canvas (> 1 runs a pass with an "
+                                                            "empty canvas)")] = 1.0,
     seed: Annotated[int, typer.Option()] = 0,
     lora: Annotated[Path | None, typer.Option(help="a LoRA directory or .safetensors file to load")] = None,
     cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
@@ -40,7 +42,7 @@ def generate(
     if lora is not None:
         pipe.load_lora_weights(str(lora))
     image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, num_inference_steps=steps, guidance_scale=guidance,
-                 true_cfg_scale=true_cfg, generator=torch.Generator().manual_seed(seed), cache=cache,
+                 true_cfg_scale=true_cfg, canvas_cfg_scale=canvas_cfg, generator=torch.Generator().manual_seed(seed), cache=cache,
                  prune=prune, lock_blend=lock_blend).images[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)

@@ -1,4 +1,5 @@
-// Prompt and generation settings: prompt, seed (+ re-roll), steps, guidance, true CFG, lock hold, scheme.
+// Prompt and generation settings: prompt, seed (+ re-roll), steps, guidance, true CFG, canvas CFG, lock hold,
+// scheme.
 
 import { byId } from "./dom";
 import type { Editor } from "./editor";
@@ -12,6 +13,7 @@ export class SettingsPanel {
   private readonly steps = byId<HTMLInputElement>("steps");
   private readonly guidance = byId<HTMLInputElement>("guidance");
   private readonly trueCfg = byId<HTMLInputElement>("true-cfg");
+  private readonly canvasCfg = byId<HTMLInputElement>("canvas-cfg");
   private readonly lockBlend = byId<HTMLInputElement>("lock-blend");
   private readonly scheme = byId<HTMLSelectElement>("scheme");
 
@@ -21,7 +23,8 @@ export class SettingsPanel {
   ) {
     this.scheme.replaceChildren(...schemes.map((s) => new Option(s.replace(/_/g, " "), s)));
     this.prompt.addEventListener("change", () => editor.edit((c) => (c.prompt = this.prompt.value)));
-    for (const input of [this.seed, this.steps, this.guidance, this.trueCfg, this.lockBlend, this.scheme]) {
+    for (const input of [this.seed, this.steps, this.guidance, this.trueCfg, this.canvasCfg, this.lockBlend,
+      this.scheme]) {
       input.addEventListener("change", () => this.commit());
     }
     byId("reroll").addEventListener("click", () => {
@@ -40,6 +43,7 @@ export class SettingsPanel {
       steps: Math.min(200, Math.max(1, Math.round(num(this.steps, s.steps)))),
       guidance: Math.min(30, Math.max(0, num(this.guidance, s.guidance))),
       true_cfg: Math.min(30, Math.max(1, num(this.trueCfg, s.true_cfg))),
+      canvas_cfg: Math.min(30, Math.max(1, num(this.canvasCfg, s.canvas_cfg))),
       lock_blend: Math.min(1, Math.max(0, num(this.lockBlend, s.lock_blend))),
       scheme: this.scheme.value as Scheme,
     });
@@ -60,6 +64,7 @@ export class SettingsPanel {
     put(this.steps, String(settings.steps));
     put(this.guidance, String(settings.guidance));
     put(this.trueCfg, String(settings.true_cfg));
+    put(this.canvasCfg, String(settings.canvas_cfg));
     put(this.lockBlend, String(settings.lock_blend));
     put(this.scheme, settings.scheme);
   }

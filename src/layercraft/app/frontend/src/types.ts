@@ -39,6 +39,7 @@ export interface Settings {
   steps: number;
   guidance: number;
   true_cfg: number;
+  canvas_cfg: number;
   lock_blend: number;
   scheme: Scheme;
 }
