@@ -162,7 +162,8 @@ def demo(
         save_image_atomic(img, out / name)
     console.print(f"prompt: {canvas.prompt!r}")
     console.print(f"model {model!r} loaded in {loaded:.1f} s; {image.width}×{image.height} image in {took:.2f} s "
-                  f"({steps} steps, true CFG {cfg:g}, canvas CFG {canvas_cfg:g}, lock blend {lock_blend:g}, {torch.get_num_threads()} threads)")
+                  f"({steps} steps, true CFG {cfg:g}, canvas CFG {canvas_cfg:g}, lock blend {lock_blend:g}, "
+                  f"{torch.get_num_threads()} threads)")
     console.print(f"wrote {out / 'output.png'}, {out / 'sheet.png'} (collage | output), {out / 'preview.png'}")
 
 

@@ -26,10 +26,11 @@ class FakePipeline:
         self.started = threading.Event()
 
     def __call__(self, *, prompt: str, canvas: Canvas, num_inference_steps: int, guidance_scale: float,
-                 true_cfg_scale: float, canvas_cfg_scale: float, lock_blend: float, generator: torch.Generator, scheme: str,
-                 callback_on_step_end, output_type: str = "pil"):
+                 true_cfg_scale: float, canvas_cfg_scale: float, lock_blend: float, generator: torch.Generator,
+                 scheme: str, callback_on_step_end, output_type: str = "pil"):
         self.calls.append({"prompt": prompt, "steps": num_inference_steps, "guidance": guidance_scale,
-                           "true_cfg": true_cfg_scale, "canvas_cfg": canvas_cfg_scale, "lock_blend": lock_blend, "scheme": scheme,
+                           "true_cfg": true_cfg_scale, "canvas_cfg": canvas_cfg_scale,
+                           "lock_blend": lock_blend, "scheme": scheme,
                            "layers": [layer.id for layer in canvas.layers]})
         self.started.set()
         tint = tuple(int(v) for v in torch.randint(0, 256, (3,), generator=generator))

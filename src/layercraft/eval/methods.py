@@ -58,7 +58,8 @@ METHODS = {m.name: m for m in [
     # locked-layer anchoring at inference (LayeredCanvasPipeline lock_blend), a sweep over the anchored fraction
     *[Method(f"layercomposer-lock-blend-{f}", "pipeline", "layercomposer", {"lock_blend": f}) for f in LOCK_BLENDS],
     # guidance towards the canvas (LayeredCanvasPipeline canvas_cfg_scale: a pass with an empty canvas)
-    *[Method(f"layercomposer-canvas-cfg-{s}", "pipeline", "layercomposer", {"canvas_cfg_scale": s}) for s in CANVAS_CFGS],
+    *[Method(f"layercomposer-canvas-cfg-{s}", "pipeline", "layercomposer", {"canvas_cfg_scale": s})
+      for s in CANVAS_CFGS],
 ]}
 REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
 DEFAULT_METHOD = "layercomposer"

@@ -42,8 +42,8 @@ def generate(
     if lora is not None:
         pipe.load_lora_weights(str(lora))
     image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, num_inference_steps=steps, guidance_scale=guidance,
-                 true_cfg_scale=true_cfg, canvas_cfg_scale=canvas_cfg, generator=torch.Generator().manual_seed(seed), cache=cache,
-                 prune=prune, lock_blend=lock_blend).images[0]
+                 true_cfg_scale=true_cfg, canvas_cfg_scale=canvas_cfg, generator=torch.Generator().manual_seed(seed),
+                 cache=cache, prune=prune, lock_blend=lock_blend).images[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
     typer.echo(f"wrote {out}")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 import json
 import math
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     ) -> ImagePipelineOutput | tuple:
         """`true_cfg_scale` s_t guides towards the prompt (a pass with the negative prompt, same canvas);
         `canvas_cfg_scale` s_c towards the canvas (a pass with the prompt and an empty canvas, the branch the
-        canvas dropout trains), composed as v = v(c, t) + (s_t − 1)·(v(c, t) − v(c, t⁻)) + (s_c − 1)·(v(c, t) − v(∅, t));
+        canvas dropout trains), composed as
+            v = v(c, t) + (s_t − 1)·(v(c, t) − v(c, t⁻)) + (s_c − 1)·(v(c, t) − v(∅, t));
         1 turns either off. `lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers
         are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
