@@ -150,26 +150,6 @@ def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
     assert len(spy.calls) == 3
 
 
-def test_lock_cfg_guides_along_the_lock_flags_only_when_something_is_locked(pipe):
-    one = dict(num_inference_steps=1, output_type="latent")
-    free = canvas(2)
-    with Spy(pipe) as spy:
-        same = _run(pipe, free, lock_cfg_scale=3.0, **one)
-    assert len(spy.calls) == 1  # nothing locked: no extra pass
-    torch.testing.assert_close(same, _run(pipe, free, **one), atol=0, rtol=0)
-    cv = canvas(2, locked=(0,))
-    base = _run(pipe, cv, **one)
-    with Spy(pipe) as spy:
-        two = _run(pipe, cv, lock_cfg_scale=2.0, **one)
-    assert len(spy.calls) == 2
-    # the second pass sees the same layers with the lock released: other position ids, same canvas
-    assert not torch.equal(spy.calls[0]["img_ids"], spy.calls[1]["img_ids"])
-    assert cv.layers[0].locked  # the caller's canvas is not modified
-    three = _run(pipe, cv, lock_cfg_scale=3.0, **one)
-    assert not torch.allclose(two, base)
-    torch.testing.assert_close(three - base, 2 * (two - base), atol=1e-4, rtol=1e-3)
-
-
 def test_callback_can_replace_latents(pipe):
     seen = []
 
@@ -187,7 +167,6 @@ def test_callback_can_replace_latents(pipe):
     (dict(guidance_scale=float("nan")), ValueError, "guidance_scale"),
     (dict(true_cfg_scale=0.5), ValueError, "true_cfg_scale"),
     (dict(canvas_cfg_scale=float("inf")), ValueError, "canvas_cfg_scale"),
-    (dict(lock_cfg_scale=0.0), ValueError, "lock_cfg_scale"),
     (dict(height=64), ValueError, "differs from the canvas size"),
     (dict(modulation=True), ValueError, "identity_embeds"),
     (dict(output_type="jpeg"), ValueError, "output_type"),

@@ -60,9 +60,6 @@ METHODS = {m.name: m for m in [
     # guidance towards the canvas (LayeredCanvasPipeline canvas_cfg_scale: a pass with an empty canvas)
     *[Method(f"layercomposer-canvas-cfg-{s}", "pipeline", "layercomposer", {"canvas_cfg_scale": s})
       for s in CANVAS_CFGS],
-    # guidance towards the locks (LayeredCanvasPipeline lock_cfg_scale: a pass with every layer unlocked)
-    *[Method(f"layercomposer-canvas-cfg-2.0-lock-cfg-{s}", "pipeline", "layercomposer",
-             {"canvas_cfg_scale": 2.0, "lock_cfg_scale": s}) for s in (2.0, 3.0)],
     # the demo's settings: canvas guidance 2 and the locked layers held for the first 3/4 of the steps
     Method("layercomposer-canvas-cfg-2.0-lock-blend-0.75", "pipeline", "layercomposer",
            {"canvas_cfg_scale": 2.0, "lock_blend": 0.75}),

@@ -136,7 +136,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                      guidance_scale: float, true_cfg_scale: float, height: int | None, width: int | None,
                      negative: list[str] | None, identity_embeds: list[dict[str, torch.Tensor]] | None,
                      modulation: bool, dam: bool, cache: bool, output_type: str, lock_blend: float = 0.0,
-                     canvas_cfg_scale: float = 1.0, lock_cfg_scale: float = 1.0) -> None:
+                     canvas_cfg_scale: float = 1.0) -> None:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r}; choose from {SCHEMES}")
         if not canvases:
@@ -149,7 +149,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be an integer ≥ 1, got {num_inference_steps!r}")
         for name, v, low in (("guidance_scale", guidance_scale, 0.0), ("true_cfg_scale", true_cfg_scale, 1.0),
-                             ("canvas_cfg_scale", canvas_cfg_scale, 1.0), ("lock_cfg_scale", lock_cfg_scale, 1.0)):
+                             ("canvas_cfg_scale", canvas_cfg_scale, 1.0)):
             if not isinstance(v, int | float) or not math.isfinite(v) or v < low:
                 raise ValueError(f"{name} must be a finite number ≥ {low}, got {v!r}")
         if output_type not in ("pil", "np", "pt", "latent"):
@@ -189,7 +189,6 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         guidance_scale: float = 3.5,
         true_cfg_scale: float = 1.0,
         canvas_cfg_scale: float = 1.0,
-        lock_cfg_scale: float = 1.0,
         negative_prompt: str | list[str] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         height: int | None = None,
@@ -218,10 +217,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         `canvas_cfg_scale` s_c towards the canvas (a pass with the prompt and an empty canvas, the branch the
         canvas dropout trains), composed as
             v = v(c, t) + (s_t − 1)·(v(c, t) − v(c, t⁻)) + (s_c − 1)·(v(c, t) − v(∅, t));
-        `lock_cfg_scale` s_l likewise towards the locks: a pass with the same canvas, every layer unlocked
-        (no pass when nothing is locked). 1 turns each off. `lock_blend` ∈ [0, 1]: fraction of the steps during
-        which latents under locked layers are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to
-        the model, as the paper does."""
+        1 turns either off. `lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers
+        are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
         prompts = [prompt] * len(canvases) if isinstance(prompt, str) else list(prompt)
         do_cfg = true_cfg_scale > 1.0
@@ -231,7 +228,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                 else list(negative_prompt)
         self.check_inputs(prompts, canvases, scheme, num_inference_steps, guidance_scale, true_cfg_scale, height,
                           width, negative, identity_embeds, modulation, dam, cache, output_type, lock_blend,
-                          canvas_cfg_scale, lock_cfg_scale)
+                          canvas_cfg_scale)
         switches = Switches(prune, prune_rule, prune_tau, lock_ids, isolation, modulation, ccpa, ccpa_tokens,
                             ccpa_anchor, dam, cache)
         # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
@@ -241,20 +238,12 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         device, dtype = self._execution_device, self.transformer.dtype
         b, n_noisy = len(canvases), inputs.n_noisy
         cond_pos, cond_neg = inputs.conditioning(), inputs.conditioning() if do_cfg else None
-        # guidance branches besides true CFG: (scale s, inputs, conditioning), each adding (s − 1)·(v − v_branch)
-        branches = []
-        if canvas_cfg_scale > 1.0:  # the canvas-dropped branch: same prompts, no condition tokens
+        bare = None  # the canvas-dropped branch for canvas guidance: same prompts, no condition tokens
+        if canvas_cfg_scale > 1.0:
             empty = [Canvas(width=c.width, height=c.height, prompt=c.prompt) for c in canvases]
             bare = prepare_inputs(self, prompts, empty, scheme, replace(switches, modulation=False), None, None,
                                   guidance_scale)
-            branches.append((canvas_cfg_scale, bare, bare.conditioning()))
-        if lock_cfg_scale > 1.0 and any(la.locked for c in canvases for la in c.all_layers()):
-            # the same canvas with every lock released: guides along what the lock flags (and lock ids) change
-            free = [c.model_copy(update={"layers": [la.model_copy(update={"locked": False}) for la in c.layers],
-                                         "background": c.background and c.background.model_copy(
-                                             update={"locked": False})}) for c in canvases]
-            unlocked = prepare_inputs(self, prompts, free, scheme, switches, None, identity_embeds, guidance_scale)
-            branches.append((lock_cfg_scale, unlocked, unlocked.conditioning()))
+            cond_bare = bare.conditioning()
 
         # 3. noise and schedule (as Flux: shifted sigmas for the image sequence length)
         shape = (b, self.latent_channels, grid[0] * 2, grid[1] * 2)
@@ -280,9 +269,9 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                     v_neg = inputs.velocity(latents, sigma, cond_neg, negative=True,
                                             joint_attention_kwargs=joint_attention_kwargs)
                     v = v + (true_cfg_scale - 1.0) * (v_pos - v_neg)
-                for scale, branch, cond in branches:
-                    v_branch = branch.velocity(latents, sigma, cond, joint_attention_kwargs=joint_attention_kwargs)
-                    v = v + (scale - 1.0) * (v_pos - v_branch)
+                if bare is not None:
+                    v_bare = bare.velocity(latents, sigma, cond_bare, joint_attention_kwargs=joint_attention_kwargs)
+                    v = v + (canvas_cfg_scale - 1.0) * (v_pos - v_bare)
                 latents = self.scheduler.step(v, t, latents, return_dict=False)[0].to(dtype)
                 if anchor is not None and i < n_anchored:
                     latents = anchor.apply(latents, float(self.scheduler.sigmas[i + 1]))
