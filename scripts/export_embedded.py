@@ -56,7 +56,12 @@ def main() -> None:
                          "loads); a training snapshot that is not yet the default goes elsewhere")
     ap.add_argument("--recipe", default=None,
                     help="the exact commands that produced the run, when it took more than one (kept in model.json)")
+    ap.add_argument("--generation", default=None,
+                    help="JSON of the sampling settings measured best on these weights (pipeline keywords, e.g. "
+                         "'{\"num_inference_steps\": 20, \"canvas_cfg_scale\": 2.0}'): kept in model.json, where "
+                         "the studio starts new projects from them")
     args = ap.parse_args()
+    generation = json.loads(args.generation) if args.generation else None
     final = args.run / "final" / "transformer"
     if not (final / "config.json").is_file():
         raise SystemExit(f"{final} has no exported transformer: run `layercraft train CONFIG max_steps=N` first")
@@ -74,6 +79,8 @@ def main() -> None:
                 "config": (args.run / "config.yaml").read_text()}
         if args.recipe:
             card["recipe"] = args.recipe
+        if generation:
+            card["generation"] = generation
         (tmp / "model.json").write_text(json.dumps(card, indent=2))
         curve(log, tmp / "training-curve.png")
         samples = sorted((args.run / "samples").glob("step*.png"))

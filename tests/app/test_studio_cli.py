@@ -21,3 +21,26 @@ def test_the_model_is_not_loaded_until_asked(tmp_path):
     load = pipeline_loader(tmp_path / "model", "cpu")  # nothing imported or read yet
     assert callable(load)
     assert pick_device("cpu") == "cpu" and pick_device("auto") in {"cpu", "cuda"}
+
+
+def test_new_projects_start_from_the_models_measured_settings(tmp_path):
+    from studio_helpers import new_project, studio_client
+
+    from layercraft.app.cli import studio_settings
+    from layercraft.cli import demo
+    from layercraft.pipelines.loading import recommended_settings
+
+    # the embedded card's settings are the ones the README's main command runs with
+    rec = recommended_settings("default")
+    params = {n: p.default.default for n, p in __import__("inspect").signature(demo).parameters.items()}
+    assert rec == {"num_inference_steps": params["steps"], "true_cfg_scale": params["cfg"],
+                   "canvas_cfg_scale": params["canvas_cfg"], "lock_blend": params["lock_blend"]}
+    assert studio_settings("tiny-test") == {}  # registry specs carry none
+    settings = studio_settings("default")
+    assert settings == {"steps": 20, "true_cfg": 3.0, "canvas_cfg": 2.0, "lock_blend": 0.75}
+    with studio_client(tmp_path, new_project_settings=settings) as client:
+        project = new_project(client)
+        assert {k: project["settings"][k] for k in settings} == settings
+        assert project["settings"]["seed"] == 0 and project["settings"]["scheme"] == "layercomposer"
+    with studio_client(tmp_path / "plain") as client:
+        assert new_project(client)["settings"]["canvas_cfg"] == 1.0

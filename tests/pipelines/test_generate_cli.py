@@ -35,3 +35,32 @@ def test_generate_lock_blend_holds_the_locked_layer(tmp_path):
     assert err["1"] <= 1 < err["0"]
     bad = CliRunner().invoke(app, [str(project), "--model", "tiny-test", "--lock-blend", "2"])
     assert bad.exit_code != 0 and "lock-blend" in bad.output
+
+
+def test_generate_fills_left_out_options_from_the_models_measured_settings(tmp_path, monkeypatch):
+    from layercraft.pipelines import loading
+
+    project = tmp_path / "p.zip"
+    save_project(canvas(2, locked=(0,)), project)
+    calls = []
+    real = loading.load_pipeline
+
+    def spying_load(model):
+        pipe = real(model)
+        original = pipe.__class__.__call__
+
+        def call(self, *a, **kw):
+            calls.append(kw)
+            return original(self, *a, **kw)
+        monkeypatch.setattr(pipe.__class__, "__call__", call)
+        return pipe
+
+    monkeypatch.setattr(loading, "load_pipeline", spying_load)
+    monkeypatch.setattr(loading, "recommended_settings",
+                        lambda m: {"num_inference_steps": 2, "canvas_cfg_scale": 2.0, "lock_blend": 0.5})
+    out = tmp_path / "img.png"
+    result = CliRunner().invoke(app, [str(project), "--model", "tiny-test", "--out", str(out), "--lock-blend", "0"])
+    assert result.exit_code == 0, result.output
+    got = {k: calls[0][k] for k in ("num_inference_steps", "true_cfg_scale", "canvas_cfg_scale", "lock_blend")}
+    assert got == {"num_inference_steps": 2, "true_cfg_scale": 1.0, "canvas_cfg_scale": 2.0, "lock_blend": 0.0}
+    assert "canvas_cfg_scale 2" in result.output

@@ -13,6 +13,15 @@ app = typer.Typer(help="The layered-canvas editor in the browser.", no_args_is_h
                   pretty_exceptions_enable=False)
 
 
+def studio_settings(model: str) -> dict:
+    """The model's recommended sampling settings (pipeline keywords) as studio Settings fields."""
+    from ..pipelines.loading import recommended_settings
+
+    names = {"num_inference_steps": "steps", "guidance_scale": "guidance", "true_cfg_scale": "true_cfg",
+             "canvas_cfg_scale": "canvas_cfg", "lock_blend": "lock_blend"}
+    return {names[k]: v for k, v in recommended_settings(model).items() if k in names}
+
+
 @app.command("studio")
 def studio(
     model: str = typer.Option("default", "--model", help="'default' (the embedded model), a registry name, or a "
@@ -36,6 +45,6 @@ def studio(
         raise typer.Exit(1)
     service = GenerationService(pipeline_loader(model, device), queue_size=queue_size, timeout_s=timeout,
                                 model_name=Path(model).name)
-    config = StudioConfig(data_dir=data_dir or default_data_dir())
+    config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model))
     typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")
     uvicorn.run(create_app(config, service), host=host, port=port, log_level="warning")

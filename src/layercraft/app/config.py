@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMES = ("layercomposer", "anyphoto", "one_for_all", "kontext_collage")
@@ -21,3 +21,4 @@ class StudioConfig:
     stride: int = 16  # canvas sides must be multiples of this (VAE factor × patch size)
     max_history: int = 50
     autosave_delay_s: float = 0.3
+    new_project_settings: dict = field(default_factory=dict)  # Settings fields a new project starts with

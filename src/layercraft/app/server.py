@@ -16,6 +16,7 @@ from .context import Studio
 from .errors import error_body, install_error_handlers
 from .jobs import GenerationService
 from .routes import files, info, jobs, layers, projects
+from .schemas import Settings
 from .store import ProjectStore
 
 STATIC = Path(__file__).parent / "static"
@@ -25,7 +26,7 @@ _DETECT = object()
 def create_app(config: StudioConfig, service: GenerationService, *, remover: Remover | None | object = _DETECT,
                static_dir: Path = STATIC) -> FastAPI:
     """The app; its lifespan starts and stops the generation worker and the autosaver."""
-    store = ProjectStore(config.data_dir, config.autosave_delay_s)
+    store = ProjectStore(config.data_dir, config.autosave_delay_s, Settings(**config.new_project_settings))
     chosen = detect_remover() if remover is _DETECT else remover
 
     @asynccontextmanager

@@ -32,7 +32,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 class ProjectStore:
-    def __init__(self, data_dir: Path, autosave_delay_s: float = 0.3) -> None:
+    def __init__(self, data_dir: Path, autosave_delay_s: float = 0.3, new_settings: Settings | None = None) -> None:
         self.root = Path(data_dir) / "projects"
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
@@ -40,6 +40,7 @@ class ProjectStore:
         self._dirty: dict[str, float] = {}  # project id → time of the last change
         self._saved_results: set[tuple[str, str]] = set()
         self._delay = autosave_delay_s
+        self._new_settings = new_settings or Settings()
         self._wake = threading.Condition(self.lock)
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -63,6 +64,7 @@ class ProjectStore:
     def create(self, canvas: Canvas, name: str) -> Document:
         with self.lock:
             doc = Document.from_canvas(new_id("p", self._ids()), name, canvas)
+            doc.settings = self._new_settings.model_copy()
             self._docs[doc.id] = doc
             self.changed(doc)
             return doc

@@ -21,29 +21,39 @@ def generate(
     model: Annotated[str, typer.Option(help="'default' (the embedded model), a registry name, or a pipeline / "
                                            "Kontext directory")] = "default",
     scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEMES)}")] = "layercomposer",
-    steps: Annotated[int, typer.Option(min=1)] = 20,
+    steps: Annotated[int | None, typer.Option(min=1, help="sampling steps [the model's measured setting, else "
+                                                          "20]")] = None,
     guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,
-    true_cfg: Annotated[float, typer.Option(help="true CFG scale (> 1 runs a negative pass)")] = 1.0,
-    canvas_cfg: Annotated[float, typer.Option(min=1.0, help="guidance towards the canvas (> 1 runs a pass with an "
-                                                            "empty canvas)")] = 1.0,
+    true_cfg: Annotated[float | None, typer.Option(help="true CFG scale (> 1 runs a negative pass) [the model's "
+                                                        "measured setting, else 1]")] = None,
+    canvas_cfg: Annotated[float | None, typer.Option(min=1.0, help="guidance towards the canvas (> 1 runs a pass "
+                                                                   "with an empty canvas) [measured setting, else "
+                                                                   "1]")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     lora: Annotated[Path | None, typer.Option(help="a LoRA directory or .safetensors file to load")] = None,
     cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
     prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
-    lock_blend: Annotated[float, typer.Option(min=0.0, max=1.0, help="fraction of the steps that pull locked layers "
-                                                                      "back to the canvas (0: the model alone)")] = 0.0,
+    lock_blend: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="fraction of the steps that pull locked "
+                                                     "layers back to the canvas (0: the model alone) [measured "
+                                                     "setting, else 0]")] = None,
 ) -> None:
+    """Options left out take the model's measured settings (the embedded default's card), else plain defaults."""
     import torch
 
-    from .loading import load_pipeline
+    from .loading import load_pipeline, recommended_settings
+
+    rec = {"num_inference_steps": 20, "true_cfg_scale": 1.0, "canvas_cfg_scale": 1.0, "lock_blend": 0.0,
+           **recommended_settings(model)}
+    given = {"num_inference_steps": steps, "true_cfg_scale": true_cfg, "canvas_cfg_scale": canvas_cfg,
+             "lock_blend": lock_blend}
+    sampling = {k: rec[k] if v is None else v for k, v in given.items()}
 
     canvas = load_project(project)
     pipe = load_pipeline(model)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
-    image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, num_inference_steps=steps, guidance_scale=guidance,
-                 true_cfg_scale=true_cfg, canvas_cfg_scale=canvas_cfg, generator=torch.Generator().manual_seed(seed),
-                 cache=cache, prune=prune, lock_blend=lock_blend).images[0]
+    image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, guidance_scale=guidance,
+                 generator=torch.Generator().manual_seed(seed), cache=cache, prune=prune, **sampling).images[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
-    typer.echo(f"wrote {out}")
+    typer.echo(f"wrote {out} ({', '.join(f'{k} {v:g}' for k, v in sampling.items())})")

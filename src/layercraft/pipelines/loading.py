@@ -47,6 +47,12 @@ def embedded_card() -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def recommended_settings(model: str | Path = "default") -> dict:
+    """Sampling settings measured best for a model (pipeline keyword → value), from the embedded card's
+    `generation` block; {} for models that carry none (registry specs, folders)."""
+    return dict(embedded_card().get("generation", {})) if str(model) == "default" else {}
+
+
 def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.float32,
                   seed: int = 0) -> LayeredCanvasPipeline:
     if str(model) == "default":
