@@ -126,7 +126,7 @@ def train(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("out/demo"), help="Output folder."),
-    steps: int = typer.Option(20, min=1, help="Sampling steps."),
+    steps: int = typer.Option(10, min=1, help="Sampling steps."),
     seed: int = typer.Option(0, help="Noise seed."),
     cfg: float = typer.Option(3.0, help="True classifier-free guidance scale (1: off, half the cost)."),
     canvas_cfg: float = typer.Option(2.0, min=1.0, help="Guidance towards the canvas (1: off; > 1 adds a pass with an "

@@ -37,7 +37,7 @@ def test_new_projects_start_from_the_models_measured_settings(tmp_path):
                    "canvas_cfg_scale": params["canvas_cfg"], "lock_blend": params["lock_blend"]}
     assert studio_settings("tiny-test") == {}  # registry specs carry none
     settings = studio_settings("default")
-    assert settings == {"steps": 20, "true_cfg": 3.0, "canvas_cfg": 2.0, "lock_blend": 0.75}
+    assert settings == {"steps": 10, "true_cfg": 3.0, "canvas_cfg": 2.0, "lock_blend": 0.75}
     with studio_client(tmp_path, new_project_settings=settings) as client:
         project = new_project(client)
         assert {k: project["settings"][k] for k in settings} == settings
