@@ -1,7 +1,9 @@
 """docs/app/studio.png with a real result: the studio serving the embedded default model renders the
 bundled four-friends canvas, and headless Chromium photographs the editor.
 
-    .venv/bin/python scripts/app_screenshot_real.py [--model default] [--steps 20] [--out docs/app/studio.png]
+    .venv/bin/python scripts/app_screenshot_real.py [--model default] [--out docs/app/studio.png]
+
+The project starts from the model's measured settings, as every new studio project does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "app"))
 from studio_live_server import CHROMIUM, CHROMIUM_ARGS, _free_port, ensure_frontend_built  # noqa: E402
 
 from layercraft.app import GenerationService, StudioConfig, create_app  # noqa: E402
+from layercraft.app.cli import studio_settings  # noqa: E402
 from layercraft.app.model import pipeline_loader  # noqa: E402
 from layercraft.examples import example_path  # noqa: E402
 
@@ -25,7 +28,6 @@ from layercraft.examples import example_path  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="default")
-    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path("docs/app/studio.png"))
     args = ap.parse_args()
     ensure_frontend_built()
@@ -38,7 +40,8 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="studio-shot-"))
     service = GenerationService(pipeline_loader(args.model, "cpu"), queue_size=2, timeout_s=600,
                                 model_name=args.model)
-    app = create_app(StudioConfig(data_dir=data, autosave_delay_s=0.1), service, remover=None)
+    config = StudioConfig(data_dir=data, autosave_delay_s=0.1, new_project_settings=studio_settings(args.model))
+    app = create_app(config, service, remover=None)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -53,9 +56,6 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1500, "height": 900})
             page.goto(f"{url}/?project={pid}")
             page.wait_for_selector("body[data-ready=true]")
-            for field, value in (("#steps", args.steps), ("#true-cfg", 3), ("#lock-blend", 0.75)):
-                page.locator(field).fill(str(value))
-                page.locator(field).press("Tab")  # blur: the settings commit on change
             page.click("#generate")
             page.wait_for_selector("#result:not([hidden])", timeout=600_000)
             page.wait_for_timeout(500)
