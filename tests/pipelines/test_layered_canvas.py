@@ -150,6 +150,15 @@ def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
     assert len(spy.calls) == 3
 
 
+@pytest.mark.parametrize("kwargs", [dict(cache=True), dict(scheme="one_for_all"), dict(scheme="kontext_collage"),
+                                    dict(scheme="anyphoto", isolation=True)])
+def test_canvas_cfg_works_with_every_scheme_and_the_condition_cache(pipe, kwargs):
+    cv = canvas(2, locked=(0,), placed=kwargs.get("scheme") != "one_for_all")
+    plain = _run(pipe, cv, true_cfg_scale=2.0, **kwargs)
+    guided = _run(pipe, cv, true_cfg_scale=2.0, canvas_cfg_scale=2.0, **kwargs)
+    assert torch.isfinite(guided).all() and not torch.allclose(plain, guided)
+
+
 def test_callback_can_replace_latents(pipe):
     seen = []
 

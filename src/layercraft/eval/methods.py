@@ -60,6 +60,8 @@ METHODS = {m.name: m for m in [
     # guidance towards the canvas (LayeredCanvasPipeline canvas_cfg_scale: a pass with an empty canvas)
     *[Method(f"layercomposer-canvas-cfg-{s}", "pipeline", "layercomposer", {"canvas_cfg_scale": s})
       for s in CANVAS_CFGS],
+    Method("anyphoto-canvas-cfg-2.0", "pipeline", "anyphoto", {"isolation": True, "canvas_cfg_scale": 2.0}),
+    Method("one_for_all-canvas-cfg-2.0", "pipeline", "one_for_all", {"canvas_cfg_scale": 2.0}, category_refs=True),
     # the demo's settings: canvas guidance 2 and the locked layers held for the first 3/4 of the steps
     Method("layercomposer-canvas-cfg-2.0-lock-blend-0.75", "pipeline", "layercomposer",
            {"canvas_cfg_scale": 2.0, "lock_blend": 0.75}),
