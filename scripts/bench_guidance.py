@@ -13,7 +13,7 @@ import time
 import torch
 
 from layercraft.canvas import load_project
-from layercraft.cli import example_path
+from layercraft.examples import example_path
 from layercraft.pipelines.loading import load_pipeline
 
 SETTINGS = {  # name → pipeline keywords (the demo's lock blend throughout)
