@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
     jobs = {
         "demo": [BIN / "layercraft", "demo", "--out", "out/demo"],
         "test": [PY, "-m", "pytest"],
-        "lint": [BIN / "ruff", "check", "src", "tests", "scripts", "make.py"],
+        "lint": [BIN / "ruff", "check", "src", "tests", "scripts", "experiments", "make.py"],
         "report": ["bash", ROOT / "scripts" / "report.sh"],  # docs/eval/ from scratch (≈ 5 h on 2 cores)
     }
     if len(argv) < 2 or argv[1] not in jobs:

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/layercraft eval bench --count 8 --steps 20 --true-cfg 3
-scripts/train_ablations.sh
-scripts/eval_ablations.sh 16 out/eval/bench
+experiments/train_ablations.sh
+experiments/eval_ablations.sh 16 out/eval/bench

@@ -12,7 +12,7 @@ from rich.table import Table
 from .app.cli import app as studio_app
 from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
-from .conditioning import POSITION_SCHEMES, token_report
+from .conditioning import DEFAULT_SCHEME, SCHEME_NAMES, token_report
 from .eval.cli import app as eval_app
 from .examples import example_path
 from .pipelines.cli import app as generate_app
@@ -28,7 +28,7 @@ app.add_typer(generate_app)
 app.add_typer(eval_app, name="eval")
 console = Console(soft_wrap=True)
 
-SCHEMES = sorted(POSITION_SCHEMES) + ["kontext_collage"]
+SCHEMES = SCHEME_NAMES
 
 
 def _load(path: Path):
@@ -42,7 +42,7 @@ def _load(path: Path):
 @canvas_app.command("info")
 def canvas_info(
     project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
-    scheme: str = typer.Option("layercomposer", help=f"Position scheme for token counts: {', '.join(SCHEMES)}."),
+    scheme: str = typer.Option(DEFAULT_SCHEME, help=f"Position scheme for token counts: {', '.join(SCHEMES)}."),
     token_px: int = typer.Option(8, help="Pixels per condition token side (VAE factor × patch)."),
 ) -> None:
     """Show the canvas, its layers (z-order, lock, category, box) and condition tokens per layer."""

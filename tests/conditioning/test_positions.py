@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from layercraft.canvas import Category
-from layercraft.conditioning import CONDITION_ID, POSITION_SCHEMES, SegmentSpec, item_text_ids, noisy_ids, text_ids
+from layercraft.conditioning import CONDITION_ID, SCHEMES, SegmentSpec, item_text_ids, noisy_ids, text_ids
 
 
 def keep(rows, h=3, w=4):
@@ -24,7 +24,7 @@ def test_layercomposer_eq1_table():
         SegmentSpec(keep([(0, 1), (2, 0)]), locked=True),  # front locked overlaps (0, 1)
         SegmentSpec(keep([(1, 2)]), locked=False),  # second unlocked → j = 2
     ]
-    out = POSITION_SCHEMES["layercomposer"](specs, (3, 4))
+    out = SCHEMES["layercomposer"].ids(specs, (3, 4))
     assert out[0].ids.tolist() == [[0, 0, 0], [0, 1, 1]]  # (0, 1) given to the front locked layer
     assert out[1].ids.tolist() == [[1, 2, 3]]
     assert out[2].ids.tolist() == [[0, 0, 1], [0, 2, 0]]
@@ -35,7 +35,7 @@ def test_layercomposer_eq1_table():
 
 def test_anyphoto_all_identities_share_type_index():
     specs = [SegmentSpec(keep([(0, 0), (1, 2)])), SegmentSpec(keep([(1, 2)]))]
-    out = POSITION_SCHEMES["anyphoto"](specs, (3, 4))
+    out = SCHEMES["anyphoto"].ids(specs, (3, 4))
     assert out[0].ids.tolist() == [[1, 0, 0], [1, 1, 2]] and out[1].ids.tolist() == [[1, 1, 2]]
 
 
@@ -43,7 +43,7 @@ def test_one_for_all_eq2_and_ccpa_eq3():
     h, w = 8, 6
     face = SegmentSpec(torch.ones(2, 3, dtype=torch.bool), category=Category.face, placed=False)
     bag = SegmentSpec(keep([(0, 0), (1, 1)], 2, 2), category=Category.bag, placed=False)
-    out = POSITION_SCHEMES["one_for_all"]([face, bag], (h, w))
+    out = SCHEMES["one_for_all"].ids([face, bag], (h, w))
     # face ID 1, h_ref = 2, w_ref = 3: (1, 8 + 1·2 + r, 6 + 1·3 + c)
     assert out[0].ids.tolist() == [[1, 10 + r, 9 + c] for r in range(2) for c in range(3)]
     # bag ID 4, h_ref = w_ref = 2: (1, 8 + 8 + r, 6 + 8 + c)
@@ -57,9 +57,9 @@ def test_one_for_all_eq2_and_ccpa_eq3():
 
 
 def test_kontext_single_reference_and_errors():
-    out = POSITION_SCHEMES["kontext"]([SegmentSpec(torch.ones(1, 2, dtype=torch.bool))], (1, 2))
+    out = SCHEMES["kontext_collage"].ids([SegmentSpec(torch.ones(1, 2, dtype=torch.bool))], (1, 2))
     assert out[0].ids.tolist() == [[1, 0, 0], [1, 0, 1]]
     with pytest.raises(ValueError, match="exactly one segment"):
-        POSITION_SCHEMES["kontext"]([], (1, 2))
+        SCHEMES["kontext_collage"].ids([], (1, 2))
     with pytest.raises(ValueError, match="unplaced category reference"):
-        POSITION_SCHEMES["layercomposer"]([SegmentSpec(torch.ones(1, 2, dtype=torch.bool), placed=False)], (1, 2))
+        SCHEMES["layercomposer"].ids([SegmentSpec(torch.ones(1, 2, dtype=torch.bool), placed=False)], (1, 2))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layercraft.pipelines.inputs import Switches, prepare_inputs
+from layercraft.denoise import Switches
 from layercraft.pipelines.lcp import LcpFluxPipeline
 from lcp.components import canvas
 
@@ -17,4 +17,4 @@ def flux_pipe(seed: int = 0) -> LcpFluxPipeline:
 
 def flux_inputs(pipe, prompt: str = PROMPT, cv=None):
     cv = cv or canvas()
-    return cv, prepare_inputs(pipe, [prompt], [cv], "layercomposer", Switches())
+    return cv, pipe.build_inputs([prompt], [cv], "layercomposer", Switches())

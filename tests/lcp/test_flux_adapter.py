@@ -1,5 +1,6 @@
 import torch
 
+from layercraft.denoise import velocity
 from layercraft.models.flux_ext import LcpFluxAdapter, LcpFluxState
 from layercraft.pipelines.lcp import canvas_subjects
 from layercraft.pipelines.lcp.flux_state import subject_state
@@ -20,9 +21,10 @@ def _setup():
     return pipe, adapter, inputs, state, x
 
 
-def _v(inputs, x, kwargs):
+def _v(pipe, inputs, x, kwargs):
     with torch.no_grad():
-        return inputs.velocity(x, torch.tensor(0.6), inputs.conditioning(), joint_attention_kwargs=kwargs)
+        return velocity(pipe.transformer, inputs, x, torch.tensor(0.6), inputs.conditioning(),
+                        joint_attention_kwargs=kwargs)
 
 
 def test_subject_state_shapes():
@@ -35,24 +37,24 @@ def test_subject_state_shapes():
 
 def test_zero_gate_zero_mu_and_zero_scale_leave_the_output_unchanged():
     pipe, adapter, inputs, st, x = _setup()
-    base = _v(inputs, x, None)
+    base = _v(pipe, inputs, x, None)
     # fresh adapter: μ = 0 and tanh(γ = 0) = 0 → static and grounding attention add nothing
     only_hooks = LcpFluxState(st.n_noisy, static_tokens=st.static_tokens, static_mask=st.static_mask,
                               grounding_tokens=st.grounding_tokens)
-    torch.testing.assert_close(_v(inputs, x, adapter.attention_kwargs(pipe.transformer, only_hooks)), base,
+    torch.testing.assert_close(_v(pipe, inputs, x, adapter.attention_kwargs(pipe.transformer, only_hooks)), base,
                                atol=0, rtol=0)
     zero_dyn = LcpFluxState(st.n_noisy, dynamic_tokens=st.dynamic_tokens, dynamic_scale=0.0)
-    torch.testing.assert_close(_v(inputs, x, adapter.attention_kwargs(pipe.transformer, zero_dyn)), base,
+    torch.testing.assert_close(_v(pipe, inputs, x, adapter.attention_kwargs(pipe.transformer, zero_dyn)), base,
                                atol=0, rtol=0)
     # and each term does act once switched on
     dyn = LcpFluxState(st.n_noisy, dynamic_tokens=st.dynamic_tokens, dynamic_scale=1.0)
-    assert not torch.allclose(_v(inputs, x, adapter.attention_kwargs(pipe.transformer, dyn)), base, atol=1e-5)
+    assert not torch.allclose(_v(pipe, inputs, x, adapter.attention_kwargs(pipe.transformer, dyn)), base, atol=1e-5)
     for i in range(len(adapter.grounding)):
         adapter.grounding[i].gate.data.fill_(1.0)
-    gated = _v(inputs, x, adapter.attention_kwargs(pipe.transformer, only_hooks))
+    gated = _v(pipe, inputs, x, adapter.attention_kwargs(pipe.transformer, only_hooks))
     assert not torch.allclose(gated, base, atol=1e-5)
     adapter.static[0].mu.data.fill_(1.0)
-    assert not torch.allclose(_v(inputs, x, adapter.attention_kwargs(pipe.transformer, only_hooks)), gated,
+    assert not torch.allclose(_v(pipe, inputs, x, adapter.attention_kwargs(pipe.transformer, only_hooks)), gated,
                               atol=1e-5)
 
 

@@ -1,5 +1,6 @@
 import torch
 
+from layercraft.denoise import velocity
 from layercraft.models.flux_ext import TextAttentionProbe
 from layercraft.models.lcp.regulation import box_masks
 from layercraft.pipelines.lcp import canvas_subjects
@@ -20,8 +21,9 @@ def test_probe_rows_sum_to_one_and_leave_the_output_unchanged():
     n_keys = t + inputs.n_noisy + inputs.cond_tokens.shape[1]
     probe = TextAttentionProbe(torch.arange(n_keys), t, inputs.n_noisy)  # every key column
     with torch.no_grad():
-        plain = inputs.velocity(x, s, inputs.conditioning())
-        probed = inputs.velocity(x, s, inputs.conditioning(), joint_attention_kwargs={"probe": probe})
+        plain = velocity(pipe.transformer, inputs, x, s, inputs.conditioning())
+        probed = velocity(pipe.transformer, inputs, x, s, inputs.conditioning(),
+                          joint_attention_kwargs={"probe": probe})
     assert torch.equal(plain, probed)
     n_layers = len(pipe.transformer.transformer_blocks) + len(pipe.transformer.single_transformer_blocks)
     assert len(probe.maps) == n_layers
@@ -53,12 +55,12 @@ def test_box_regulation_raises_in_box_attention_mass():
     def in_box(z):
         probe = TextAttentionProbe(idx, inputs.text.shape[1], inputs.n_noisy)
         with torch.no_grad():
-            inputs.velocity(z, s, cond, joint_attention_kwargs={"probe": probe})
+            velocity(pipe.transformer, inputs, z, s, cond, joint_attention_kwargs={"probe": probe})
         a = probe.mean_map()[0].T  # (K, L)
         return ((a * masks).sum(-1) / a.sum(-1)).mean().item()
 
     z = _latents(pipe, inputs)
-    z_reg = pipe.regulated(inputs, cond, z, s, idx, boxes, grid, alpha=1.0, eta=200.0, iterations=3,
+    z_reg = pipe.regulated(inputs, z, s, idx, boxes, grid, alpha=1.0, eta=200.0, iterations=3,
                            scale_weight=1.0, kwargs={})
     before, after = in_box(z), in_box(z_reg)
     assert after > before + 0.02, (before, after)

@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from layercraft.models.flux_ext import LcpFluxAdapter
-from layercraft.pipelines.lcp.train_flux import LcpFluxArgs, LcpFluxTask, augment, scene_pair
 from layercraft.training.task import TASKS
+from layercraft.training.tasks.lcp_flux import LcpFluxArgs, LcpFluxTask, augment, scene_pair
 from lcp.components import image_encoder
 from lcp.flux_components import flux_pipe
 
@@ -25,7 +25,7 @@ def test_scene_pairs_take_references_from_another_frame():
 
 
 def test_two_training_steps_move_the_adapter_and_export_loads(tmp_path):
-    import layercraft.pipelines.lcp.train_flux  # noqa: F401
+    import layercraft.training.tasks.lcp_flux  # noqa: F401
 
     assert "lcp_flux_adapter" in TASKS
     pipe = flux_pipe()

@@ -2,7 +2,7 @@ import pytest
 import torch
 from lc_tiny import TINY, make_inputs
 
-from layercraft.conditioning import joint_attention_mask, pad_masks
+from layercraft.conditioning import MaskSpec, joint_attention_mask, pad_masks
 from layercraft.models.attention import ConditionKVCache
 from layercraft.models.transformer import JointConditioning, LayercraftFluxTransformer
 
@@ -30,7 +30,8 @@ def _run(model, inputs, cond_tokens, cond_ids, cond=None, noisy=None, timestep=N
 
 
 def _mask(inputs, mode):
-    return joint_attention_mask(inputs["text"].shape[1], inputs["noisy"].shape[1], LENGTHS, mode)
+    spec = MaskSpec(isolated=mode.startswith("isolated"), cacheable=mode.endswith("cacheable"))
+    return joint_attention_mask(inputs["text"].shape[1], inputs["noisy"].shape[1], LENGTHS, spec)
 
 
 def test_stock_weights_load_and_match_exactly(stock, inputs):
@@ -126,7 +127,7 @@ def test_padded_batch_matches_samples_run_alone(tiny, inputs):
     ids_b = ids.clone()
     ids_b[:, 1:] += 1.0
     lengths = [[3, 4], [2]]
-    masks = [joint_attention_mask(t_len, n, ln, "full") for ln in lengths]
+    masks = [joint_attention_mask(t_len, n, ln, MaskSpec()) for ln in lengths]
     batch_ids = torch.stack([ids, torch.cat([ids_b[:2], torch.zeros(5, 3)])])
     seg = torch.tensor([[0, 0, 0, 1, 1, 1, 1], [0, 0, -1, -1, -1, -1, -1]])
     cond = JointConditioning(seg, attention_mask=pad_masks(masks, t_len + n + 7))

@@ -22,8 +22,10 @@ class Spy:
         self.hook = pipe.transformer.register_forward_pre_hook(self._record, with_kwargs=True)
 
     def _record(self, module, args, kwargs):
-        self.calls.append({"hidden": args[0].shape, "text": args[1].shape, "img_ids": args[4].clone(),
-                           "txt_ids": args[5].clone(), "cond": kwargs["conditioning"]})
+        assert not args, "the transformer is called by keyword"
+        self.calls.append({"hidden": kwargs["hidden_states"].shape, "text": kwargs["encoder_hidden_states"].shape,
+                           "img_ids": kwargs["img_ids"].clone(), "txt_ids": kwargs["txt_ids"].clone(),
+                           "timestep": kwargs["timestep"].clone(), "cond": kwargs["conditioning"]})
 
     def __enter__(self):
         return self
@@ -33,10 +35,31 @@ class Spy:
 
 
 @pytest.mark.parametrize("scheme", ["layercomposer", "anyphoto", "kontext_collage"])
-def test_placed_schemes_generate_images(pipe, scheme):
+def test_placed_schemes_generate_images_that_depend_on_the_canvas(pipe, scheme):
     out = _run(pipe, canvas(2, locked=(0,)), scheme=scheme)
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
     assert 0.0 <= out.min() and out.max() <= 1.0
+    assert not torch.allclose(out, _run(pipe, canvas(1), scheme=scheme), atol=1e-4)  # the canvas reaches the image
+
+
+def test_each_scheme_gives_its_own_condition_ids(pipe):
+    """LayerComposer: locked layer at index 0, the unlocked one at 1; AnyPhoto: every layer at 1; Kontext: one
+    collage segment at 1 covering the whole grid; cell coordinates = the noisy latent's."""
+    cv = canvas(2, locked=(0,))
+    seen = {}
+    for scheme in ("layercomposer", "anyphoto", "kontext_collage"):
+        with Spy(pipe) as spy:
+            _run(pipe, cv, scheme=scheme, num_inference_steps=1)
+        call = spy.calls[0]
+        seen[scheme] = (call["img_ids"][64:], call["cond"].segment[0])
+    ids, seg = seen["layercomposer"]
+    assert set(ids[seg == 0, 0].tolist()) == {0.0} and set(ids[seg == 1, 0].tolist()) == {1.0}
+    ids, seg = seen["anyphoto"]
+    assert set(ids[:, 0].tolist()) == {1.0} and set(seg.tolist()) == {0, 1}
+    ids, seg = seen["kontext_collage"]
+    assert ids.shape[0] == 64 and set(ids[:, 0].tolist()) == {1.0} and set(seg.tolist()) == {0}
+    noisy = torch.stack(torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij"), -1).reshape(-1, 2)
+    torch.testing.assert_close(ids[:, 1:], noisy)  # the collage's cells sit on the noisy latent's cells
 
 
 def test_one_for_all_with_ccpa_puts_descriptors_at_block_centres(pipe):
@@ -122,11 +145,37 @@ def test_ragged_batch_matches_canvases_run_alone(pipe):
         torch.testing.assert_close(batched[i : i + 1], alone, atol=1e-4, rtol=1e-4)
 
 
-def test_true_cfg_changes_the_result(pipe):
+def test_true_cfg_extrapolates_away_from_the_negative_prompt(pipe):
+    """One Euler step from the same noise: latents are affine in the scale, x(s) = x(1) + (s − 1)·Δσ·(v₊ − v₋), so
+    the sign and size of the guidance term are checked, and the negative branch really reads the negative prompt."""
     cv = canvas(2)
-    a = _run(pipe, cv)
-    b = _run(pipe, cv, true_cfg_scale=3.0, negative_prompt="blue")
-    assert a.shape == b.shape and not torch.allclose(a, b)
+    one = dict(num_inference_steps=1, output_type="latent")
+    base = _run(pipe, cv, **one)
+    two = _run(pipe, cv, true_cfg_scale=2.0, negative_prompt="blue", **one)
+    three = _run(pipe, cv, true_cfg_scale=3.0, negative_prompt="blue", **one)
+    assert not torch.allclose(two, base)
+    torch.testing.assert_close(three - base, 2 * (two - base), atol=1e-4, rtol=1e-3)
+    # negative prompt = the prompt: both branches agree, the guidance term vanishes
+    same = _run(pipe, cv, true_cfg_scale=3.0, negative_prompt="a man and a woman in a park", **one)
+    torch.testing.assert_close(same, base, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(scheme="anyphoto", cache=True), dict(canvas_cfg_scale=2.0)])
+def test_batched_guidance_branches_equal_separate_calls(pipe, kwargs):
+    """Prompt and negative prompt share one stacked transformer call by default; the images match one call per
+    branch, and the batched run makes fewer calls."""
+    cv = canvas(2, locked=(0,))
+    runs = {}
+    for batch in (True, False):
+        with Spy(pipe) as spy:
+            runs[batch] = _run(pipe, cv, true_cfg_scale=3.0, negative_prompt="blue", batch_guidance=batch,
+                               num_inference_steps=3, **kwargs)
+        runs[batch, "calls"] = spy.calls
+    torch.testing.assert_close(runs[True], runs[False], atol=1e-5, rtol=1e-5)
+    per_step = 2 if "canvas_cfg_scale" in kwargs else 1
+    assert len(runs[True, "calls"]) == 3 * per_step and len(runs[False, "calls"]) == 3 * (per_step + 1)
+    assert runs[True, "calls"][0]["hidden"][0] == 2  # positive and negative stacked
+
 
 
 def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
@@ -144,9 +193,9 @@ def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
     empty = canvas(0)
     torch.testing.assert_close(_run(pipe, empty, canvas_cfg_scale=3.0, **one), _run(pipe, empty, **one),
                                atol=1e-5, rtol=1e-5)
-    # composed with true CFG: three passes per step
+    # composed with true CFG: three branches per step (prompt and negative prompt in one stacked call)
     with Spy(pipe) as spy:
-        _run(pipe, cv, canvas_cfg_scale=2.0, true_cfg_scale=2.0, **one)
+        _run(pipe, cv, canvas_cfg_scale=2.0, true_cfg_scale=2.0, batch_guidance=False, **one)
     assert len(spy.calls) == 3
 
 

@@ -1,8 +1,8 @@
 import torch
 
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
-from layercraft.pipelines.retouch.dreambooth import DreamBoothArgs, RetouchDreamBoothTask
 from layercraft.training.task import TASKS
+from layercraft.training.tasks.dreambooth_unet import DreamBoothArgs, RetouchDreamBoothTask
 from lcp.components import blob, sd_components
 
 

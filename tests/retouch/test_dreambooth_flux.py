@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from layercraft.canvas import Canvas
-from layercraft.pipelines.retouch.dreambooth_flux import (
+from layercraft.training import TrainConfig, train
+from layercraft.training.tasks.dreambooth_flux import (
     centred_portrait,
     instance_prompt,
     world_instances,
 )
-from layercraft.training import TrainConfig, train
 
 
 def test_instance_prompt_puts_the_token_before_the_class_word():
@@ -37,7 +37,7 @@ def test_centred_portrait_moves_the_subject_to_the_centre_over_the_plate():
 def test_dreambooth_lora_trains_exports_and_loads(tmp_path):
     from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
 
-    cfg = TrainConfig(task="layercraft.pipelines.retouch.dreambooth_flux:flux_dreambooth", output_dir=tmp_path / "run",
+    cfg = TrainConfig(task="flux_dreambooth", output_dir=tmp_path / "run",
                       max_steps=2, batch_size=2, lr=1e-2, checkpoint_every=2,
                       task_args={"model": "tiny-test", "world_scene": 90000003, "num_instance": 2, "size": 32,
                                  "lora_rank": 2})

@@ -1,6 +1,6 @@
 import torch
 
-from layercraft.models.inversion import flow_invert
+from layercraft.denoise.flow import flow_invert
 
 
 def test_flow_inversion_then_euler_sampling_reproduces_the_latent():

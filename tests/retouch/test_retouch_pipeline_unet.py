@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from layercraft.models.inversion import ddim_invert
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
+from layercraft.pipelines.retouch.ddim_inversion import ddim_invert
 from lcp.components import canvas, sd_components, unet
 
 

@@ -60,7 +60,8 @@ def test_identity_loss_and_modulation_reach_the_gradient():
 
     cfg = TrainConfig(task="canvas", batch_size=2, task_args={
         "model": "tiny-test", "size": 32, "recipes": {"anyphoto": 1.0}, "p_drop_canvas": 0.0, "p_drop_text": 0.0,
-        "p_drop_identity": 0.0, "modulation": True, "identity_loss_weight": 1.0, "identity_loss_max_sigma": 1.0,
+        "p_drop_identity": 0.0, "switches": {"modulation": True}, "identity_loss_weight": 1.0,
+        "identity_loss_max_sigma": 1.0,
         "min_visible": 0.0})
     task = build_task(cfg)
     dim = task.model.inner_dim
@@ -120,7 +121,7 @@ def test_ccpa_and_dam_switches_reach_training():
     def loss_with(**kw):
         cfg = TrainConfig(task="canvas", batch_size=2, seed=3, task_args={
             "model": "tiny-test", "size": 32, "recipes": {"one_for_all": 1.0}, "p_drop_canvas": 0.0,
-            "p_drop_text": 0.0, **kw})
+            "p_drop_text": 0.0, "switches": kw})
         task = build_task(cfg)
         torch.nn.init.normal_(task.model.proj_out.weight, std=0.2)
         for m in task.model.modules():
@@ -143,7 +144,7 @@ def test_ccpa_and_dam_switches_reach_training():
 def test_text_to_image_people_count_must_be_positive():
     from pydantic import ValidationError
 
-    from layercraft.training.tasks.canvas_flow import CanvasTaskArgs
+    from layercraft.training.tasks.canvas import CanvasTaskArgs
 
     with pytest.raises(ValidationError, match="t2i_people"):
         CanvasTaskArgs(recipes={"text_to_image": 1.0}, t2i_people=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMES = ("layercomposer", "anyphoto", "one_for_all", "kontext_collage")
+from ..conditioning.schemes import SCHEME_NAMES as SCHEMES  # noqa: F401  (the names the studio offers)
 
 
 def default_data_dir() -> Path:

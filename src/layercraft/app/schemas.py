@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..canvas import Category, Placement
 from ..canvas.types import LAYER_ID
 from ..canvas.validate import MAX_SIDE
-from .config import SCHEMES
+from ..conditioning.schemes import DEFAULT_SCHEME, SCHEME_NAMES
 
-Scheme = Literal["layercomposer", "anyphoto", "one_for_all", "kontext_collage"]
-assert set(SCHEMES) == set(Scheme.__args__)  # one list of schemes
+Scheme = Literal[SCHEME_NAMES]  # the registry's names, as a JSON-schema enum
 
 
 def _check_id(v: str, what: str) -> str:
@@ -69,7 +68,7 @@ class Settings(BaseModel):
     true_cfg: float = Field(1.0, ge=1.0, le=30.0)  # > 1 runs a negative pass per step
     canvas_cfg: float = Field(1.0, ge=1.0, le=30.0)  # > 1 runs an empty-canvas pass per step
     lock_blend: float = Field(0.0, ge=0.0, le=1.0)  # fraction of steps that pull locked layers back
-    scheme: Scheme = "layercomposer"
+    scheme: Scheme = DEFAULT_SCHEME
 
 
 class ProjectDoc(BaseModel):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ..canvas.types import Canvas
 from .batch import plan_segments
-from .positions import POSITION_SCHEMES
 from .pruning import Rule
+from .schemes import Scheme, get_scheme
 
 
 @dataclass
@@ -26,13 +26,13 @@ class TokenReport:
                                                ("noisy", self.noisy)]
 
 
-def token_report(canvas: Canvas, scheme: str, grid: tuple[int, int], *, prune: bool = True,
+def token_report(canvas: Canvas, scheme: str | Scheme, grid: tuple[int, int], *, prune: bool = True,
                  rule: Rule = "nearest", tau: float = 0.0, ref_grid: tuple[int, int] | None = None) -> TokenReport:
     plans = plan_segments(canvas, scheme, grid, prune=prune, rule=rule, tau=tau, ref_grid=ref_grid)
-    name = "kontext" if scheme == "kontext_collage" else scheme
-    segs = POSITION_SCHEMES[name]([p.spec for p in plans], grid)
+    sch = get_scheme(scheme)
+    segs = sch.ids([p.spec for p in plans], grid)
     return TokenReport(
-        scheme=scheme,
+        scheme=sch.name,
         noisy=grid[0] * grid[1],
         per_layer={p.layer_id: int(s.keep.sum()) for p, s in zip(plans, segs, strict=True)},
         unpruned=sum(p.spec.keep.numel() for p in plans),

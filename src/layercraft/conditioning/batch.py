@@ -21,9 +21,10 @@ from PIL import Image
 
 from ..canvas.raster import composite, rasterize
 from ..canvas.types import Canvas, Category
-from .masks import joint_attention_mask, pad_masks
-from .positions import CONDITION_ID, POSITION_SCHEMES, SegmentSpec
+from .masks import FULL, MaskSpec, joint_attention_mask, pad_masks
+from .positions import CONDITION_ID, SegmentSpec
 from .pruning import Rule, keep_mask
+from .schemes import Scheme, get_scheme
 
 
 @dataclass
@@ -38,7 +39,7 @@ def _alpha(rgba: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgba[..., 3].astype(np.float32) / 255.0)
 
 
-def plan_segments(canvas: Canvas, scheme: str, grid: tuple[int, int], *, prune: bool = True,
+def plan_segments(canvas: Canvas, scheme: str | Scheme, grid: tuple[int, int], *, prune: bool = True,
                   rule: Rule = "nearest", tau: float = 0.0, ref_grid: tuple[int, int] | None = None,
                   token_px: int | None = None) -> list[SegmentPlan]:
     """Which pixels become which condition segment under `scheme`, and which tokens survive.
@@ -46,8 +47,7 @@ def plan_segments(canvas: Canvas, scheme: str, grid: tuple[int, int], *, prune: 
     `grid` is the target token grid (h, w); `token_px` the pixels per token side (default
     canvas.width // w). One-for-All references are resized to `ref_grid` tokens (default `grid`).
     """
-    if scheme not in POSITION_SCHEMES and scheme != "kontext_collage":
-        raise ValueError(f"unknown position scheme {scheme!r}; choose from {sorted(POSITION_SCHEMES)}")
+    sch = get_scheme(scheme)
     h, w = grid
     token_px = token_px or canvas.width // w
     if (h * token_px, w * token_px) != (canvas.height, canvas.width):
@@ -58,19 +58,19 @@ def plan_segments(canvas: Canvas, scheme: str, grid: tuple[int, int], *, prune: 
             return torch.ones(g, dtype=torch.bool)
         return keep_mask(_alpha(rgba), g, rule, tau)
 
-    if scheme in ("kontext", "kontext_collage"):
+    if sch.segments == "collage":
         rgba = np.asarray(composite(canvas).convert("RGBA"))
         return [SegmentPlan("collage", rgba, SegmentSpec(torch.ones(grid, dtype=torch.bool)))]
     plans = []
     for r in rasterize(canvas):
-        if scheme == "one_for_all":
+        if sch.segments == "references":
             rg = ref_grid or grid
             img = Image.fromarray(r.rgba, "RGBA").resize((rg[1] * token_px, rg[0] * token_px), Image.Resampling.BICUBIC)
             rgba = np.asarray(img)
             spec = SegmentSpec(keep_of(rgba, rg), r.locked, r.category, placed=False)
         else:
             if not r.placed:
-                raise ValueError(f"scheme {scheme!r}: layer {r.id!r} is an unplaced category reference")
+                raise ValueError(f"scheme {sch.name!r}: layer {r.id!r} is an unplaced category reference")
             rgba = r.rgba
             spec = SegmentSpec(keep_of(rgba, grid), r.locked, r.category, placed=True)
         plans.append(SegmentPlan(r.id, rgba, spec, r.descriptor))
@@ -88,13 +88,16 @@ class ConditionSample:
     layer_ids: list[str] = field(default_factory=list)
 
 
-def assemble(plans: list[SegmentPlan], token_grids: list[torch.Tensor], scheme: str,
+def assemble(plans: list[SegmentPlan], token_grids: list[torch.Tensor], scheme: str | Scheme,
              grid: tuple[int, int]) -> ConditionSample:
     """token_grids[i]: (h_i·w_i, D) packed tokens of plan i (row-major) → pruned tokens with ids."""
     if len(plans) != len(token_grids):
         raise ValueError(f"got {len(plans)} segment plans but {len(token_grids)} token grids")
-    name = "kontext" if scheme == "kontext_collage" else scheme
-    segs = POSITION_SCHEMES[name]([p.spec for p in plans], grid)
+    sch = get_scheme(scheme)
+    try:
+        segs = sch.ids([p.spec for p in plans], grid)
+    except ValueError as err:
+        raise ValueError(f"scheme {sch.name!r}: {err}") from None
     toks, ids, seg, lengths = [], [], [], []
     for i, (s, t) in enumerate(zip(segs, token_grids, strict=True)):
         if t.shape[0] != s.keep.numel():
@@ -141,7 +144,7 @@ class ConditionBatch:
         return cls(tokens, ids, segment, valid, [s.lengths for s in samples],
                    [s.locked for s in samples], [s.category for s in samples])
 
-    def attention_mask(self, n_text: int, n_noisy: int, mode: str = "full") -> torch.Tensor:
+    def attention_mask(self, n_text: int, n_noisy: int, spec: MaskSpec = FULL) -> torch.Tensor:
         """(B, 1, S, S) bool over [text; noisy; conditions padded to M]; padding masked out."""
         s = n_text + n_noisy + self.tokens.shape[1]
-        return pad_masks([joint_attention_mask(n_text, n_noisy, ln, mode) for ln in self.lengths], s)
+        return pad_masks([joint_attention_mask(n_text, n_noisy, ln, spec) for ln in self.lengths], s)

@@ -3,8 +3,8 @@
 All masks are boolean, True = the query (row) may attend to the key (column), shaped
 (1, 1, S, S) so they broadcast over batch and heads in scaled_dot_product_attention.
 
-Modes (`MASK_MODES`):
-- `full`: every token sees every token (LayerComposer, Kontext, One-for-All).
+A `MaskSpec` says which of two independent restrictions apply (neither: every token sees every token,
+as LayerComposer, Kontext and One-for-All attend):
 - `isolated`: AnyPhoto's identity-isolated star topology (eq. 19): text and noisy tokens see all;
   segment i sees text, noisy and itself, never segment j ≠ i.
 - `cacheable`: condition tokens see only condition tokens. Their keys/values then depend on nothing
@@ -12,23 +12,36 @@ Modes (`MASK_MODES`):
   tokens), so they are computed once and cached. Text is left out of what conditions see because
   text states are timestep-modulated in FLUX blocks. Text and noisy tokens still see everything:
   their keys/values are recomputed every step anyway, so blocking text → noisy (as the issue first
-  sketched) buys no exactness, and leaving it open lets every cached step run without a mask, on
-  SDPA's fused kernel.
-- `isolated_cacheable`: both: segment i sees only itself.
+  would) buys no exactness, and leaving it open lets every cached step run without a mask, on SDPA's
+  fused kernel.
+With both, segment i sees only itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-MASK_MODES = ("full", "isolated", "cacheable", "isolated_cacheable")
+
+@dataclass(frozen=True)
+class MaskSpec:
+    isolated: bool = False  # condition segments do not see each other
+    cacheable: bool = False  # condition tokens see only condition tokens (their K/V can be cached)
+
+    @property
+    def full(self) -> bool:
+        """No restriction: the plain joint attention (no mask needed for unpadded batches)."""
+        return not (self.isolated or self.cacheable)
 
 
-def joint_attention_mask(n_text: int, n_noisy: int, segment_lengths: list[int], mode: str = "full") -> torch.Tensor:
-    if mode not in MASK_MODES:
-        raise ValueError(f"unknown attention mask mode {mode!r}; choose from {MASK_MODES}")
-    isolate = mode.startswith("isolated")
-    cache = mode.endswith("cacheable")
+FULL = MaskSpec()
+
+
+def joint_attention_mask(n_text: int, n_noisy: int, segment_lengths: list[int], spec: MaskSpec = FULL) -> torch.Tensor:
+    if not isinstance(spec, MaskSpec):
+        raise TypeError(f"spec must be a MaskSpec, got {type(spec).__name__}")
+    isolate, cache = spec.isolated, spec.cacheable
     n_cond = sum(segment_lengths)
     s = n_text + n_noisy + n_cond
     m = torch.ones(s, s, dtype=torch.bool)

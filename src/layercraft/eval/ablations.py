@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..conditioning.schemes import ANYPHOTO, KONTEXT_COLLAGE, LAYERCOMPOSER, ONE_FOR_ALL
+
+LC, AP, OFA = LAYERCOMPOSER.name, ANYPHOTO.name, ONE_FOR_ALL.name
+
 IDENTITY = ("sim_gt", "sim_ref", "cp", "missing_rate")
 LCP = ("sim_gt", "sim_ref", "ap50", "iou", "missing_rate")
 
@@ -28,19 +32,19 @@ class Ablation:
 
 ABLATIONS = (
     Ablation("LayerComposer", "layered canvas vs single collage under occlusion", "occlusion",
-             "kontext_collage", "layercomposer", ("sim_gt", "cp", "iou", "ap50", "fid")),
+             KONTEXT_COLLAGE.name, LC, ("sim_gt", "cp", "iou", "ap50", "fid")),
     Ablation("LayerComposer", "locked layers kept, unlocked layers free to change", "lock",
-             "layercomposer-unlocked", "layercomposer", ("lock_psnr", "lock_ssim", "lock_psnr_gain", "variation_any")),
+             "layercomposer-unlocked", LC, ("lock_psnr", "lock_ssim", "lock_psnr_gain", "variation_any")),
     Ablation("layercraft", "locked-layer anchoring (lock_blend 0.5) vs the model alone", "lock",
-             "layercomposer", "layercomposer-lock-blend-0.5",
+             LC, "layercomposer-lock-blend-0.5",
              ("lock_psnr", "lock_ssim", "lock_psnr_gain", "sim_gt", "variation_any")),
     Ablation("layercraft", "guidance towards the canvas (canvas_cfg_scale 2) vs text guidance alone", "4P",
-             "layercomposer", "layercomposer-canvas-cfg-2.0",
+             LC, "layercomposer-canvas-cfg-2.0",
              ("sim_gt", "cp", "ap50", "iou", "acc_expression", "variation_any", "seconds")),
     Ablation("LayerComposer", "pruning: same quality, fewer tokens", "4P",
-             "layercomposer-unpruned", "layercomposer", ("sim_gt", "iou", "fid", "tokens", "seconds")),
+             "layercomposer-unpruned", LC, ("sim_gt", "iou", "fid", "tokens", "seconds")),
     Ablation("AnyPhoto", "identity-isolated vs all-visible attention", "4P",
-             "anyphoto-all-visible", "anyphoto", IDENTITY),
+             "anyphoto-all-visible", AP, IDENTITY),
     Ablation("AnyPhoto", "with vs without identity-adaptive modulation (trained)", "4P",
              "anyphoto@curriculum", "anyphoto-modulation@curriculum", IDENTITY),
     Ablation("AnyPhoto", "reference replacement vs none (copy-paste, Tab. 2 c→d)", "2P",
@@ -51,7 +55,7 @@ ABLATIONS = (
              "one_for_all-plain@single-plain", "one_for_all-ccpa-dam@single-ccpa-dam",
              ("sim_gt", "sim_ref", "cp", "iou", "missing_rate")),
     Ablation("LCP-Diffusion", "box-constrained attention regulation raises layout AP (Tab. I)", "4P",
-             "layercomposer", "layercomposer-regulation", ("ap", "ap50", "iou", "sim_gt", "seconds")),
+             LC, "layercomposer-regulation", ("ap", "ap50", "iou", "sim_gt", "seconds")),
     Ablation("LCP-Diffusion", "Tab. III: reference augmentation", "4P",
              "lcp@no-augment", "lcp@full", LCP),
     Ablation("LCP-Diffusion", "Tab. III: static detail refiner", "4P",

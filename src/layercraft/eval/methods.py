@@ -19,7 +19,11 @@ import torch
 from PIL import Image
 
 from ..canvas import Canvas, composite
+from ..conditioning.schemes import ANYPHOTO, DEFAULT_SCHEME, KONTEXT_COLLAGE, LAYERCOMPOSER, ONE_FOR_ALL
+from ..denoise.switches import Switches
 from .cases import Case
+
+LC, AP, OFA = LAYERCOMPOSER.name, ANYPHOTO.name, ONE_FOR_ALL.name
 
 Generate = Callable[[Case], Image.Image]  # case → image (the case fixes the seed)
 
@@ -28,8 +32,9 @@ Generate = Callable[[Case], Image.Image]  # case → image (the case fixes the s
 class Method:
     name: str
     kind: str  # "ground_truth" | "collage" | "base_t2i" | "pipeline"
-    scheme: str = "layercomposer"
-    switches: dict = field(default_factory=dict)  # pipeline keyword switches (prune, isolation, modulation, …)
+    scheme: str = DEFAULT_SCHEME
+    switches: Switches = field(default_factory=Switches)  # the paper mechanisms (prune, isolation, modulation, …)
+    sampling: dict = field(default_factory=dict)  # other pipeline call options (lock_blend, canvas_cfg_scale)
     unlock_all: bool = False  # drop every lock flag (LayerComposer locked-vs-unlocked ablation)
     regulation: bool = False  # LCP box-constrained attention regulation (eq. 5-8) at inference
     lcp: bool = False  # LCP adapter (static / grounding attention) on the text-only path; needs `lcp_adapter`
@@ -42,32 +47,32 @@ METHODS = {m.name: m for m in [
     Method("ground_truth", "ground_truth"),
     Method("collage", "collage"),
     Method("base_t2i", "base_t2i"),
-    Method("kontext_collage", "pipeline", "kontext_collage"),
-    Method("layercomposer", "pipeline", "layercomposer"),
-    Method("layercomposer-unpruned", "pipeline", "layercomposer", {"prune": False}),
-    Method("layercomposer-unlocked", "pipeline", "layercomposer", unlock_all=True),
-    Method("anyphoto", "pipeline", "anyphoto", {"isolation": True}),
-    Method("anyphoto-all-visible", "pipeline", "anyphoto", {"isolation": False}),
-    Method("anyphoto-modulation", "pipeline", "anyphoto", {"isolation": True, "modulation": True}),
-    Method("one_for_all", "pipeline", "one_for_all", category_refs=True),
-    Method("one_for_all-plain", "pipeline", "one_for_all", {"ccpa": False, "dam": False}, category_refs=True),
-    Method("one_for_all-ccpa-dam", "pipeline", "one_for_all", {"ccpa": True, "dam": True}, category_refs=True),
-    Method("layercomposer-regulation", "pipeline", "layercomposer", regulation=True),
-    Method("lcp", "pipeline", "layercomposer", regulation=True, lcp=True),
-    Method("lcp-no-regulation", "pipeline", "layercomposer", lcp=True),
+    Method(KONTEXT_COLLAGE.name, "pipeline", KONTEXT_COLLAGE.name),
+    Method(LC, "pipeline", LC),
+    Method(f"{LC}-unpruned", "pipeline", LC, Switches(prune=False)),
+    Method(f"{LC}-unlocked", "pipeline", LC, unlock_all=True),
+    Method(AP, "pipeline", AP, Switches(isolation=True)),
+    Method(f"{AP}-all-visible", "pipeline", AP, Switches(isolation=False)),
+    Method(f"{AP}-modulation", "pipeline", AP, Switches(isolation=True, modulation=True)),
+    Method(OFA, "pipeline", OFA, category_refs=True),
+    Method(f"{OFA}-plain", "pipeline", OFA, Switches(ccpa=False, dam=False), category_refs=True),
+    Method(f"{OFA}-ccpa-dam", "pipeline", OFA, Switches(ccpa=True, dam=True), category_refs=True),
+    Method(f"{LC}-regulation", "pipeline", LC, regulation=True),
+    Method("lcp", "pipeline", LC, regulation=True, lcp=True),
+    Method("lcp-no-regulation", "pipeline", LC, lcp=True),
     # locked-layer anchoring at inference (LayeredCanvasPipeline lock_blend), a sweep over the anchored fraction
-    *[Method(f"layercomposer-lock-blend-{f}", "pipeline", "layercomposer", {"lock_blend": f}) for f in LOCK_BLENDS],
+    *[Method(f"{LC}-lock-blend-{f}", "pipeline", LC, sampling={"lock_blend": f}) for f in LOCK_BLENDS],
     # guidance towards the canvas (LayeredCanvasPipeline canvas_cfg_scale: a pass with an empty canvas)
-    *[Method(f"layercomposer-canvas-cfg-{s}", "pipeline", "layercomposer", {"canvas_cfg_scale": s})
+    *[Method(f"{LC}-canvas-cfg-{s}", "pipeline", LC, sampling={"canvas_cfg_scale": s})
       for s in CANVAS_CFGS],
-    Method("anyphoto-canvas-cfg-2.0", "pipeline", "anyphoto", {"isolation": True, "canvas_cfg_scale": 2.0}),
-    Method("one_for_all-canvas-cfg-2.0", "pipeline", "one_for_all", {"canvas_cfg_scale": 2.0}, category_refs=True),
+    Method(f"{AP}-canvas-cfg-2.0", "pipeline", AP, Switches(isolation=True), {"canvas_cfg_scale": 2.0}),
+    Method(f"{OFA}-canvas-cfg-2.0", "pipeline", OFA, sampling={"canvas_cfg_scale": 2.0}, category_refs=True),
     # the demo's settings: canvas guidance 2 and the locked layers held for the first 3/4 of the steps
-    Method("layercomposer-canvas-cfg-2.0-lock-blend-0.75", "pipeline", "layercomposer",
-           {"canvas_cfg_scale": 2.0, "lock_blend": 0.75}),
+    Method(f"{LC}-canvas-cfg-2.0-lock-blend-0.75", "pipeline", LC,
+           sampling={"canvas_cfg_scale": 2.0, "lock_blend": 0.75}),
 ]}
-REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", "kontext_collage")
-DEFAULT_METHOD = "layercomposer"
+REFERENCE_ROWS = ("ground_truth", "collage", "base_t2i", KONTEXT_COLLAGE.name)
+DEFAULT_METHOD = LC
 
 
 def get_method(name: str) -> Method:
@@ -132,14 +137,14 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
         return lambda case: composite(case.canvas)
     if pipe is None:
         raise ValueError(f"method {method.name!r} needs a pipeline")
-    scheme = "layercomposer" if method.kind == "base_t2i" else method.scheme
+    scheme = DEFAULT_SCHEME if method.kind == "base_t2i" else method.scheme
     if method.regulation or method.lcp:
         return _lcp(method, pipe, steps, guidance, seed_offset, true_cfg, lcp_adapter)
 
     def run(case: Case) -> Image.Image:
         canvas = canvas_for(method, case)
-        kw = dict(method.switches)
-        if kw.get("modulation"):
+        kw = {**method.switches.as_dict(), **method.sampling}
+        if method.switches.modulation:
             if identity is None:
                 raise ValueError(f"method {method.name!r} needs an identity backend for modulation")
             kw["identity_embeds"] = [identity_embeds(case, canvas, identity)]
@@ -163,7 +168,6 @@ def _lcp(method: Method, pipe, steps: int, guidance: float, seed_offset: int, tr
     from pathlib import Path
 
     from ..models.flux_ext.adapter import LcpFluxAdapter
-    from ..pipelines.inputs import Switches
     from ..pipelines.lcp import LcpFluxPipeline
 
     adapter = None
@@ -183,6 +187,6 @@ def _lcp(method: Method, pipe, steps: int, guidance: float, seed_offset: int, tr
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = lcp(case.prompt, canvas, scheme=method.scheme, num_inference_steps=steps, guidance_scale=guidance,
                   true_cfg_scale=true_cfg, generator=g, regulation=method.regulation, subject_tokens=tokens,
-                  switches=Switches(**method.switches), canvas_tokens=not method.lcp)
+                  switches=method.switches, canvas_tokens=not method.lcp)
         return out.images[0]
     return run

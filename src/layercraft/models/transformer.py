@@ -230,10 +230,11 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
             raise ValueError("a condition KV cache needs timestep_free=True (condition modulation fixed across steps)")
         m = cond.attention_mask
         if m is None:
-            raise ValueError("a condition KV cache needs a 'cacheable' attention mask; got none (full attention)")
+            raise ValueError("a condition KV cache needs a cacheable attention mask (MaskSpec(cacheable=True)); "
+                             "got none (full attention)")
         n = cond.n_cond
         s = m.shape[-1]
         cond_rows = m[:, :, s - n :, : s - n]
         if cond_rows.any():
             raise ValueError("a condition KV cache needs condition tokens that see only condition tokens "
-                             "(mask mode 'cacheable' or 'isolated_cacheable')")
+                             "(a MaskSpec with cacheable=True)")

@@ -1,15 +1,13 @@
-"""Pipelines: LayeredCanvasPipeline (text + layered canvas → images) and its LoRA helpers.
+"""Pipelines: LayeredCanvasPipeline (text + layered canvas → images), LCP-Diffusion and Layout-and-Retouch.
 
 Names are imported lazily: listing schemes or showing CLI help does not load diffusers.
 """
 
 from importlib import import_module
 
-from .schemes import DEFAULT_ISOLATION, SCHEMES
-
 _EXPORTS = {"LayeredCanvasPipeline": "layered_canvas", "default_scheduler": "layered_canvas",
             "add_attention_lora": "lora", "save_attention_lora": "lora", "load_pipeline": "loading"}
-__all__ = ["DEFAULT_ISOLATION", "SCHEMES", *sorted(_EXPORTS)]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):

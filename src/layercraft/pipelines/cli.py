@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..canvas import load_project
-from .schemes import SCHEMES
+from ..conditioning.schemes import DEFAULT_SCHEME, SCHEME_NAMES
 
 app = typer.Typer(help="Generate images from layered canvases.")
 
@@ -20,7 +20,7 @@ def generate(
     prompt: Annotated[str | None, typer.Option(help="text prompt (default: the canvas prompt)")] = None,
     model: Annotated[str, typer.Option(help="'default' (the embedded model), a registry name, or a pipeline / "
                                            "Kontext directory")] = "default",
-    scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEMES)}")] = "layercomposer",
+    scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEME_NAMES)}")] = DEFAULT_SCHEME,
     steps: Annotated[int | None, typer.Option(min=1, help="sampling steps [the model's measured setting, else "
                                                           "20]")] = None,
     guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,

@@ -17,29 +17,50 @@ import importlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.loaders import FluxLoraLoaderMixin
-from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from ..canvas.types import Canvas
 from ..canvas.validate import validate_canvas
-from ..conditioning import pack, unpack
+from ..conditioning import DEFAULT_SCHEME, get_scheme, pack, unpack
+from ..denoise import (
+    DenoiserInputs,
+    Encoders,
+    GuidedVelocity,
+    Hook,
+    Switches,
+    build_inputs,
+    denoise,
+    flux_sigmas,
+    guidance_branches,
+)
 from ..models.autoencoder import from_latents, latent_geometry
 from ..models.registry import get_spec
 from ..models.text import encode_flux, encode_single
 from ..models.transformer import LayercraftFluxTransformer
-from .inputs import SCHEMES, Switches, prepare_inputs
-from .lock_anchor import lock_anchor
+from .lock_anchor import LockAnchorHook, lock_anchor
+
+
+class StepCallback(Hook):
+    """diffusers' `callback_on_step_end(pipe, i, t, {name: tensor})` as a loop hook; it may replace the latents."""
+
+    def __init__(self, pipe: Any, callback: Callable, tensor_inputs: list[str], sigmas: torch.Tensor,
+                 extra: dict[str, torch.Tensor] | None = None):
+        self.pipe, self.callback, self.names = pipe, callback, list(tensor_inputs)
+        self.sigmas, self.extra = sigmas, extra or {}
+
+    def after_step(self, i: int, sigma_next: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        state = {"latents": x, **self.extra}
+        out = self.callback(self.pipe, i, self.sigmas[i] * 1000, {k: state[k] for k in self.names})  # t as diffusers
+        return out.pop("latents", x) if out else x
 
 
 def default_scheduler() -> FlowMatchEulerDiscreteScheduler:
@@ -120,6 +141,36 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         dtype = self.transformer.dtype
         return tokens.to(dev, dtype), pooled.to(dev, dtype)
 
+    def encoders(self) -> Encoders:
+        """The encoders and transformer geometry `denoise.build_inputs` needs (the pipeline itself stays out)."""
+        return Encoders(encode_text=self.encode_text, vae=self.vae, latent_channels=self.latent_channels,
+                        stride=self.stride, device=self._execution_device, dtype=self.transformer.dtype,
+                        text_dim=self.transformer.config.joint_attention_dim,
+                        guidance_embeds=bool(self.transformer.config.guidance_embeds))
+
+    def build_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, switches: Switches,
+                     negative: list[str] | None = None, identity_embeds: list[dict[str, torch.Tensor]] | None = None,
+                     guidance_scale: float = 3.5) -> DenoiserInputs:
+        return build_inputs(self.encoders(), prompts, canvases, scheme, switches, negative, identity_embeds,
+                            guidance_scale)
+
+    def sampling_sigmas(self, num_inference_steps: int, n_noisy: int) -> torch.Tensor:
+        """FLUX's shifted σ grid (num_inference_steps + 1,), last = 0, through this pipeline's scheduler."""
+        return flux_sigmas(self.scheduler, num_inference_steps, n_noisy, self._execution_device)
+
+    def initial_noise(self, batch: int, grid: tuple[int, int], generator: Any = None) -> torch.Tensor:
+        """Packed Gaussian noise (B, L, C·4) for a (h, w) token grid, drawn as Flux draws it (spatial, then packed)."""
+        shape = (batch, self.latent_channels, grid[0] * 2, grid[1] * 2)
+        noise = randn_tensor(shape, generator=generator, device=self._execution_device, dtype=self.transformer.dtype)
+        return torch.stack([pack(x) for x in noise])
+
+    def decode(self, latents: torch.Tensor, grid: tuple[int, int], output_type: str) -> Any:
+        """Packed latents (B, L, C·4) → images (`output_type` 'latent' returns them as they are)."""
+        if output_type == "latent":
+            return latents
+        spatial = torch.stack([unpack(x, grid) for x in latents])  # (B, C, 2h, 2w)
+        return self.image_processor.postprocess(from_latents(self.vae, spatial).float(), output_type=output_type)
+
     def preview_image(self, callback_kwargs: dict) -> Image.Image | None:
         """A cheap look at the current latents (first sample) for live progress in the studio."""
         latents = callback_kwargs.get("latents")
@@ -132,13 +183,12 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         return self.image_processor.postprocess(from_latents(self.vae, spatial.to(self.vae.dtype)), "pil")[0]
 
     # ---- checks -------------------------------------------------------------------------------------------
-    def check_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
+    def check_inputs(self, *, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
                      guidance_scale: float, true_cfg_scale: float, height: int | None, width: int | None,
                      negative: list[str] | None, identity_embeds: list[dict[str, torch.Tensor]] | None,
-                     modulation: bool, dam: bool, cache: bool, output_type: str, lock_blend: float = 0.0,
+                     switches: Switches, output_type: str, lock_blend: float = 0.0,
                      canvas_cfg_scale: float = 1.0) -> None:
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown scheme {scheme!r}; choose from {SCHEMES}")
+        get_scheme(scheme)
         if not canvases:
             raise ValueError("no canvas given")
         if len(prompts) != len(canvases):
@@ -165,18 +215,14 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         if (height is not None and height != h) or (width is not None and width != w):
             raise ValueError(f"height×width {height}×{width} differs from the canvas size {h}×{w}; "
                              "resize the canvas instead")
-        if modulation and identity_embeds is None:
-            raise ValueError("modulation=True needs identity_embeds (one dict layer id → embedding per canvas)")
-        if modulation and self.transformer.identity_projector is None:
-            raise ValueError("modulation=True but the transformer has no identity projector (identity_embed_dim = 0)")
+        cfg = self.transformer.config
+        switches.check(scheme, identity_embed_dim=cfg.identity_embed_dim if self.transformer.identity_projector
+                       is not None else 0, dam_hidden_dim=cfg.dam_hidden_dim,
+                       has_identity_embeds=identity_embeds is not None)
         if identity_embeds is not None and len(identity_embeds) != len(canvases):
             raise ValueError(f"got {len(identity_embeds)} identity_embeds entries for {len(canvases)} canvases")
-        if dam and self.transformer.config.dam_hidden_dim <= 0:
-            raise ValueError("dam=True but the transformer has no DAM temperature generators (dam_hidden_dim = 0)")
         if not isinstance(lock_blend, int | float) or not 0.0 <= lock_blend <= 1.0:
             raise ValueError(f"lock_blend must be a number in [0, 1], got {lock_blend!r}")
-        if cache and scheme == "kontext_collage":
-            raise ValueError("cache=True needs a model trained with cacheable conditions; stock Kontext is not")
 
     # ---- the call -----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -184,7 +230,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         self,
         prompt: str | list[str],
         canvas: Canvas | list[Canvas],
-        scheme: str = "layercomposer",
+        scheme: str = DEFAULT_SCHEME,
         num_inference_steps: int = 28,
         guidance_scale: float = 3.5,
         true_cfg_scale: float = 1.0,
@@ -212,13 +258,16 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         cache: bool = False,
         lock_blend: float = 0.0,
         joint_attention_kwargs: dict[str, Any] | None = None,
+        batch_guidance: bool = True,
     ) -> ImagePipelineOutput | tuple:
         """`true_cfg_scale` s_t guides towards the prompt (a pass with the negative prompt, same canvas);
         `canvas_cfg_scale` s_c towards the canvas (a pass with the prompt and an empty canvas, the branch the
         canvas dropout trains), composed as
             v = v(c, t) + (s_t − 1)·(v(c, t) − v(c, t⁻)) + (s_c − 1)·(v(c, t) − v(∅, t));
         1 turns either off. `lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers
-        are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does."""
+        are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does.
+        `batch_guidance` runs the guidance branches that share a canvas (prompt and negative prompt) as one stacked
+        transformer call (False: one call per branch; the same result up to float rounding)."""
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
         prompts = [prompt] * len(canvases) if isinstance(prompt, str) else list(prompt)
         do_cfg = true_cfg_scale > 1.0
@@ -226,66 +275,43 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         if do_cfg or negative_prompt is not None:
             negative = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) \
                 else list(negative_prompt)
-        self.check_inputs(prompts, canvases, scheme, num_inference_steps, guidance_scale, true_cfg_scale, height,
-                          width, negative, identity_embeds, modulation, dam, cache, output_type, lock_blend,
-                          canvas_cfg_scale)
-        switches = Switches(prune, prune_rule, prune_tau, lock_ids, isolation, modulation, ccpa, ccpa_tokens,
-                            ccpa_anchor, dam, cache)
+        switches = Switches(prune=prune, prune_rule=prune_rule, prune_tau=prune_tau, lock_ids=lock_ids,
+                            isolation=isolation, modulation=modulation, ccpa=ccpa, ccpa_tokens=ccpa_tokens,
+                            ccpa_anchor=ccpa_anchor, dam=dam, cache=cache)
+        self.check_inputs(prompts=prompts, canvases=canvases, scheme=scheme, num_inference_steps=num_inference_steps,
+                          guidance_scale=guidance_scale, true_cfg_scale=true_cfg_scale, height=height, width=width,
+                          negative=negative, identity_embeds=identity_embeds, switches=switches,
+                          output_type=output_type, lock_blend=lock_blend, canvas_cfg_scale=canvas_cfg_scale)
         # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
-        inputs = prepare_inputs(self, prompts, canvases, scheme, switches, negative if do_cfg else None,
-                                identity_embeds, guidance_scale)
-        grid = (canvases[0].height // self.stride, canvases[0].width // self.stride)
-        device, dtype = self._execution_device, self.transformer.dtype
-        b, n_noisy = len(canvases), inputs.n_noisy
-        cond_pos, cond_neg = inputs.conditioning(), inputs.conditioning() if do_cfg else None
+        inputs = self.build_inputs(prompts, canvases, scheme, switches, negative if do_cfg else None,
+                                   identity_embeds, guidance_scale)
         bare = None  # the canvas-dropped branch for canvas guidance: same prompts, no condition tokens
         if canvas_cfg_scale > 1.0:
             empty = [Canvas(width=c.width, height=c.height, prompt=c.prompt) for c in canvases]
-            bare = prepare_inputs(self, prompts, empty, scheme, replace(switches, modulation=False), None, None,
-                                  guidance_scale)
-            cond_bare = bare.conditioning()
+            bare = self.build_inputs(prompts, empty, scheme, switches.replace(modulation=False), None, None,
+                                     guidance_scale)
+        guided = GuidedVelocity(guidance_branches(inputs, true_cfg_scale, canvas_cfg_scale, bare),
+                                batch=batch_guidance)
+        grid = (canvases[0].height // self.stride, canvases[0].width // self.stride)
 
         # 3. noise and schedule (as Flux: shifted sigmas for the image sequence length)
-        shape = (b, self.latent_channels, grid[0] * 2, grid[1] * 2)
         if latents is None:
-            noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-            latents = torch.stack([pack(x) for x in noise])  # (B, L, C·4)
-        latents = latents.to(device, dtype)
+            latents = self.initial_noise(len(canvases), grid, generator)  # (B, L, C·4)
+        latents = latents.to(self._execution_device, self.transformer.dtype)
+        sigmas = self.sampling_sigmas(num_inference_steps, inputs.n_noisy)
+        hooks: list[Hook] = []
         n_anchored = round(lock_blend * num_inference_steps)
         anchor = lock_anchor(self.vae, canvases, self.vae_factor, latents) if n_anchored else None
-        sigmas = np.linspace(1.0, 1 / num_inference_steps, num_inference_steps)
-        sc = self.scheduler.config
-        mu = calculate_shift(n_noisy, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),
-                             sc.get("base_shift", 0.5), sc.get("max_shift", 1.15))
-        timesteps, _ = retrieve_timesteps(self.scheduler, num_inference_steps, device, sigmas=sigmas, mu=mu)
+        if anchor is not None:
+            hooks.append(LockAnchorHook(anchor, n_anchored))
+        if callback_on_step_end is not None:
+            hooks.append(StepCallback(self, callback_on_step_end, callback_on_step_end_tensor_inputs, sigmas,
+                                      {"prompt_embeds": inputs.text}))
         # 4. denoise
-        self.scheduler.set_begin_index(0)
-        with self.progress_bar(total=len(timesteps)) as bar:
-            for i, t in enumerate(timesteps):
-                sigma = (t / 1000).to(dtype)
-                v_pos = inputs.velocity(latents, sigma, cond_pos, joint_attention_kwargs=joint_attention_kwargs)
-                v = v_pos
-                if do_cfg:
-                    v_neg = inputs.velocity(latents, sigma, cond_neg, negative=True,
-                                            joint_attention_kwargs=joint_attention_kwargs)
-                    v = v + (true_cfg_scale - 1.0) * (v_pos - v_neg)
-                if bare is not None:
-                    v_bare = bare.velocity(latents, sigma, cond_bare, joint_attention_kwargs=joint_attention_kwargs)
-                    v = v + (canvas_cfg_scale - 1.0) * (v_pos - v_bare)
-                latents = self.scheduler.step(v, t, latents, return_dict=False)[0].to(dtype)
-                if anchor is not None and i < n_anchored:
-                    latents = anchor.apply(latents, float(self.scheduler.sigmas[i + 1]))
-                if callback_on_step_end is not None:
-                    state = {"latents": latents, "prompt_embeds": inputs.text}
-                    out = callback_on_step_end(self, i, t, {k: state[k] for k in callback_on_step_end_tensor_inputs})
-                    latents = out.pop("latents", latents)
-                bar.update()
+        with self.progress_bar(total=num_inference_steps) as bar:
+            latents = denoise(self.transformer, guided, latents, sigmas, hooks, joint_attention_kwargs, bar.update)
 
         # 5. decode
-        if output_type == "latent":
-            images = latents
-        else:
-            spatial = torch.stack([unpack(x, grid) for x in latents])  # (B, C, 2h, 2w)
-            images = self.image_processor.postprocess(from_latents(self.vae, spatial), output_type=output_type)
+        images = self.decode(latents, grid, output_type)
         self.maybe_free_model_hooks()
         return ImagePipelineOutput(images=images) if return_dict else (images,)

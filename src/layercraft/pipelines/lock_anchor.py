@@ -25,6 +25,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from ..canvas.raster import composite, rasterize, visible_masks
 from ..canvas.types import Canvas
 from ..conditioning import pack
+from ..denoise.loop import Hook
 from ..models.autoencoder import to_latents
 
 
@@ -38,6 +39,16 @@ class LockAnchor:
         """latents (B, L, C·4) at noise level σ → the same with locked tokens re-anchored."""
         target = (1.0 - sigma) * self.latents + sigma * self.noise
         return (self.weight * target + (1.0 - self.weight) * latents.float()).to(latents.dtype)
+
+
+class LockAnchorHook(Hook):
+    """The anchor applied after each of the first `steps` solver steps, at the σ the step landed on."""
+
+    def __init__(self, anchor: LockAnchor, steps: int):
+        self.anchor, self.steps = anchor, steps
+
+    def after_step(self, i: int, sigma_next: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.anchor.apply(x, float(sigma_next)) if i < self.steps else x
 
 
 def locked_coverage(canvas: Canvas) -> np.ndarray:

@@ -8,7 +8,7 @@ from importlib import import_module
 
 _EXPORTS = {
     "FlowConfig": "config", "TrainConfig": "config",
-    "TASKS": "task", "Task": "task", "build_task": "task", "register_task": "task", "step_seed": "task",
+    "TASKS": "tasks", "Task": "task", "build_task": "task", "task_factory": "task", "step_seed": "task",
     "TrainResult": "trainer", "latest_checkpoint": "trainer", "train": "trainer",
 }
 __all__ = sorted(_EXPORTS)

@@ -1,7 +1,6 @@
-"""Rectified-flow (flow-matching) training objective, in FLUX's convention.
+"""The flow-matching training objective: noise levels drawn from diffusers' density helpers, FLUX-shifted.
 
-x_σ = (1 − σ)·x₀ + σ·ε, the network predicts the velocity v = ε − x₀, and sampling integrates
-from σ = 1 (noise) to σ = 0 (data). Timesteps come from diffusers' density helpers.
+The path itself (x_σ, the velocity target, x̂₀) is `denoise.flow`, shared with the samplers.
 """
 
 from __future__ import annotations
@@ -9,7 +8,10 @@ from __future__ import annotations
 import torch
 from diffusers.training_utils import compute_density_for_timestep_sampling
 
+from ..denoise.flow import clean_estimate, noisy, velocity_target
 from .config import FlowConfig
+
+__all__ = ["clean_estimate", "noisy_and_target", "sample_sigmas", "shift_sigmas"]
 
 
 def sample_sigmas(cfg: FlowConfig, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -27,11 +29,4 @@ def shift_sigmas(sigmas: torch.Tensor, shift: float) -> torch.Tensor:
 
 def noisy_and_target(x0: torch.Tensor, sigmas: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x0, noise: (B, ...); sigmas: (B,) → (x_σ, velocity target), both shaped like x0."""
-    s = sigmas.view(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
-    return (1 - s) * x0 + s * noise, noise - x0
-
-
-def clean_estimate(x_t: torch.Tensor, sigmas: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
-    """One-step x̂₀ = x_σ − σ·v (used by AnyPhoto's identity loss on the predicted clean image)."""
-    s = sigmas.view(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
-    return x_t - s * velocity
+    return noisy(x0, sigmas, noise), velocity_target(x0, noise)

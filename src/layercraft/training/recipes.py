@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from ..canvas import Canvas, Layer
+from ..conditioning.schemes import ANYPHOTO, LAYERCOMPOSER, ONE_FOR_ALL
 from ..world.export import category_canvas, face_location_canvas, locking_aware_canvas
 from ..world.layout import image_spec, scene
 from ..world.prompts import canvas_prompt
@@ -77,7 +78,7 @@ def layercomposer(rng: np.random.Generator, size: int, *, p_lock: float = 0.35, 
     for layer in canvas.all_layers():
         layer.image = _relight(layer.image, rng)
     canvas.prompt = canvas_prompt(tgt.meta, rng)
-    return Example(canvas, tgt.rgb, canvas.prompt, "layercomposer", tgt.meta, *_boxes(tgt))
+    return Example(canvas, tgt.rgb, canvas.prompt, LAYERCOMPOSER.name, tgt.meta, *_boxes(tgt))
 
 
 def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7) -> Example:
@@ -91,7 +92,7 @@ def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7) -> 
         layer.image = _relight(layer.image, rng)
     prompt = canvas_prompt(tgt.meta, rng)
     canvas = Canvas(width=size, height=size, layers=kept, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, "one_for_all", tgt.meta, *_boxes(tgt))
+    return Example(canvas, tgt.rgb, prompt, ONE_FOR_ALL.name, tgt.meta, *_boxes(tgt))
 
 
 def replacement_probability(step: int, milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5) -> float:
@@ -155,7 +156,7 @@ def anyphoto(rng: np.random.Generator, size: int, *, step: int = 0,
         layers.append(face)
     prompt = canvas_prompt(tgt.meta, rng)
     canvas = Canvas(width=size, height=size, layers=layers, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, "anyphoto", tgt.meta, *_boxes(tgt))
+    return Example(canvas, tgt.rgb, prompt, ANYPHOTO.name, tgt.meta, *_boxes(tgt))
 
 
 def text_to_image(rng: np.random.Generator, size: int, *, n_people: int | None = None) -> Example:
@@ -163,8 +164,8 @@ def text_to_image(rng: np.random.Generator, size: int, *, n_people: int | None =
     tgt = render(image_spec(sc, int(rng.integers(IMAGES_PER_SCENE)), size, size))
     prompt = canvas_prompt(tgt.meta, rng)
     canvas = Canvas(width=size, height=size, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, "layercomposer", tgt.meta, *_boxes(tgt))
+    return Example(canvas, tgt.rgb, prompt, LAYERCOMPOSER.name, tgt.meta, *_boxes(tgt))
 
 
-RECIPES: dict[str, Callable[..., Example]] = {"layercomposer": layercomposer, "one_for_all": one_for_all,
-                                               "anyphoto": anyphoto, "text_to_image": text_to_image}
+RECIPES: dict[str, Callable[..., Example]] = {LAYERCOMPOSER.name: layercomposer, ONE_FOR_ALL.name: one_for_all,
+                                               ANYPHOTO.name: anyphoto, "text_to_image": text_to_image}

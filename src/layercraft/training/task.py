@@ -1,4 +1,4 @@
-"""What a training stage must provide, and the registry of stages by name.
+"""What a training stage must provide, and how a stage is built from its name.
 
 A task owns the model and the data recipe. Batches are a pure function of (step, rank): resuming
 after a crash replays exactly the batches and noise the interrupted run would have seen, and each
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
+from .tasks import TASKS
 
 
 class Task(Protocol):
@@ -39,25 +40,18 @@ class Task(Protocol):
         """Write the final weights (safetensors) and their config / model card."""
 
 
-TASKS: dict[str, Callable[[TrainConfig], Task]] = {}
-
-
-def register_task(name: str) -> Callable:
-    def wrap(factory: Callable[[TrainConfig], Task]) -> Callable[[TrainConfig], Task]:
-        TASKS[name] = factory
-        return factory
-    return wrap
+def task_factory(name: str) -> Callable[[TrainConfig], Task]:
+    """A built-in stage's factory by name (`training.tasks.TASKS`), or any 'module:factory' path."""
+    path = TASKS.get(name, name)
+    if ":" not in path:
+        raise ValueError(f"unknown training task {name!r}; built in: {', '.join(sorted(TASKS))} "
+                         "(or give 'module:factory')")
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def build_task(cfg: TrainConfig) -> Task:
-    from . import tasks  # noqa: F401  (registers the built-in stages)
-
-    if cfg.task in TASKS:
-        return TASKS[cfg.task](cfg)
-    if ":" in cfg.task:
-        module, _, attr = cfg.task.partition(":")
-        return getattr(importlib.import_module(module), attr)(cfg)
-    raise ValueError(f"unknown training task {cfg.task!r}; registered: {sorted(TASKS)} (or use 'module:factory')")
+    return task_factory(cfg.task)(cfg)
 
 
 def step_seed(seed: int, *keys: int) -> int:

@@ -1,8 +1,10 @@
-"""Position-id schemes, one module each, registered by name in POSITION_SCHEMES."""
+"""Position-id functions, one module per scheme; `conditioning.schemes` binds them to scheme names."""
 
-from . import anyphoto, kontext, layercomposer, one_for_all  # noqa: F401  (registers the schemes)
-from .base import POSITION_SCHEMES, SegmentIds, SegmentSpec, grid_ids, noisy_ids, text_ids
-from .one_for_all import CONDITION_ID, item_text_ids
+from .anyphoto import anyphoto_ids
+from .base import PositionIds, SegmentIds, SegmentSpec, grid_ids, noisy_ids, text_ids
+from .kontext import kontext_ids
+from .layercomposer import layercomposer_ids
+from .one_for_all import CONDITION_ID, item_text_ids, one_for_all_ids
 
-__all__ = ["CONDITION_ID", "POSITION_SCHEMES", "SegmentIds", "SegmentSpec", "grid_ids", "item_text_ids",
-           "noisy_ids", "text_ids"]
+__all__ = ["CONDITION_ID", "PositionIds", "SegmentIds", "SegmentSpec", "anyphoto_ids", "grid_ids", "item_text_ids",
+           "kontext_ids", "layercomposer_ids", "noisy_ids", "one_for_all_ids", "text_ids"]

@@ -1,4 +1,4 @@
-"""What a position-id scheme sees, and the registry of schemes by name.
+"""What a position-id function sees and returns.
 
 A scheme gets one `SegmentSpec` per condition segment (a layer, or the collage) and the target token
 grid (h, w), and returns, per segment, the keep mask it actually uses (a scheme may drop tokens,
@@ -31,15 +31,7 @@ class SegmentIds:
     ids: torch.Tensor  # (n_i, 3) float, one row per kept token, row-major
 
 
-Scheme = Callable[[list[SegmentSpec], tuple[int, int]], list[SegmentIds]]
-POSITION_SCHEMES: dict[str, Scheme] = {}
-
-
-def register(name: str) -> Callable[[Scheme], Scheme]:
-    def wrap(fn: Scheme) -> Scheme:
-        POSITION_SCHEMES[name] = fn
-        return fn
-    return wrap
+PositionIds = Callable[[list[SegmentSpec], tuple[int, int]], list[SegmentIds]]
 
 
 def grid_ids(keep: torch.Tensor, index: float, row_offset: float = 0.0, col_offset: float = 0.0) -> torch.Tensor:
@@ -59,10 +51,10 @@ def text_ids(n_tokens: int) -> torch.Tensor:
     return torch.zeros(n_tokens, 3)
 
 
-def require_placed(specs: list[SegmentSpec], grid: tuple[int, int], scheme: str) -> None:
+def require_placed(specs: list[SegmentSpec], grid: tuple[int, int]) -> None:
     for i, s in enumerate(specs):
         if not s.placed:
-            raise ValueError(f"scheme {scheme!r}: segment {i} is an unplaced category reference; "
+            raise ValueError(f"segment {i} is an unplaced category reference; "
                              "this scheme needs layers placed on the canvas")
         if tuple(s.keep.shape) != tuple(grid):
-            raise ValueError(f"scheme {scheme!r}: segment {i} grid {tuple(s.keep.shape)} != target grid {grid}")
+            raise ValueError(f"segment {i} grid {tuple(s.keep.shape)} != target grid {grid}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from .base import SegmentIds, SegmentSpec, grid_ids, register, require_placed
+from .base import SegmentIds, SegmentSpec, grid_ids, require_placed
 
 
-@register("kontext")
 def kontext_ids(specs: list[SegmentSpec], grid: tuple[int, int]) -> list[SegmentIds]:
     """One reference at [1, x, y], exactly as Kontext places its context image."""
     if len(specs) != 1:
-        raise ValueError(f"scheme 'kontext' takes exactly one segment (the collage), got {len(specs)}")
-    require_placed(specs, grid, "kontext")
+        raise ValueError(f"the collage scheme takes exactly one segment (the collage), got {len(specs)}")
+    require_placed(specs, grid)
     return [SegmentIds(specs[0].keep, grid_ids(specs[0].keep, 1.0))]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from .base import SegmentIds, SegmentSpec, grid_ids, register, require_placed
+from .base import SegmentIds, SegmentSpec, grid_ids, require_placed
 
 
-@register("layercomposer")
 def layercomposer_ids(specs: list[SegmentSpec], grid: tuple[int, int]) -> list[SegmentIds]:
     """pos_i = [0, x, y] if b_i = 1 (locked), [j, x, y] if b_i = 0, j = 1..#unlocked (eq. 1).
 
@@ -15,7 +14,7 @@ def layercomposer_ids(specs: list[SegmentSpec], grid: tuple[int, int]) -> list[S
     the same cell would carry identical ids. Where locked layers overlap, only the front-most
     (last in z-order) keeps its token; unlocked layers are never deduplicated (their j differs).
     """
-    require_placed(specs, grid, "layercomposer")
+    require_placed(specs, grid)
     taken = torch.zeros(grid, dtype=torch.bool)  # cells already claimed by a locked layer in front
     keeps: list[torch.Tensor] = [s.keep for s in specs]
     for i in range(len(specs) - 1, -1, -1):

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 
 from ...canvas.types import Category
-from .base import SegmentIds, SegmentSpec, grid_ids, register
+from .base import SegmentIds, SegmentSpec, grid_ids
 
 # The paper's ids (face 1, upper 2, lower 3, bag 4), extended to layercraft's other categories.
 CONDITION_ID: dict[Category, int] = {
@@ -21,7 +21,6 @@ CONDITION_ID: dict[Category, int] = {
 }
 
 
-@register("one_for_all")
 def one_for_all_ids(specs: list[SegmentSpec], grid: tuple[int, int]) -> list[SegmentIds]:
     """u_ref = (1, h + ID·h_ref + row, w + ID·w_ref + col) (eq. 2): each category's reference
     sits on its own diagonal block of the position plane, offset past the (h, w) target grid;

@@ -1,6 +1,6 @@
 """UNet-only modules: the LCP-Diffusion adapter and Layout-and-Retouch attention swap as attention processors for
 diffusers' `UNet2DConditionModel`. The backbone-agnostic LCP parts live in `models.lcp`, inversion in
-`models.inversion`."""
+`pipelines.retouch.ddim_inversion`."""
 
 from .adapter import LcpAdapter
 from .processors import AttentionStore, LcpCallState, LcpCrossAttnProcessor, LcpSelfAttnProcessor

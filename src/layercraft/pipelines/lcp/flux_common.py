@@ -1,17 +1,15 @@
-"""Pieces shared by the Flux-family pipelines of LCP-Diffusion and Layout-and-Retouch: the sampling grid, packed
-latents of images, subject tokens in the sequence encoder's prompt, and the box-regulation loss on probed maps."""
+"""Pieces shared by the Flux-family pipelines of LCP-Diffusion and Layout-and-Retouch: packed latents of images,
+subject tokens in the sequence encoder's prompt, and the box-regulation loss on probed maps."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
-from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
 from PIL import Image
 
-from ...conditioning import pack, unpack
-from ...models.autoencoder import from_latents, to_latents
+from ...conditioning import pack
+from ...models.autoencoder import to_latents
 from ...models.flux_ext.probe import TextAttentionProbe
 from ...models.lcp.regulation import box_loss
 from .sd_common import to_tensor
@@ -19,34 +17,11 @@ from .subjects import Subject
 from .tokens import find_subject_tokens
 
 
-def flow_sigmas(pipe: Any, num_steps: int, n_noisy: int) -> torch.Tensor:
-    """The sampler's σ grid for `num_steps` (FLUX's resolution-shifted schedule) → (num_steps + 1,), last = 0."""
-    sc = pipe.scheduler.config
-    mu = calculate_shift(n_noisy, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),
-                         sc.get("base_shift", 0.5), sc.get("max_shift", 1.15))
-    sigmas = np.linspace(1.0, 1 / num_steps, num_steps)
-    retrieve_timesteps(pipe.scheduler, num_steps, pipe._execution_device, sigmas=sigmas, mu=mu)
-    return pipe.scheduler.sigmas.to(pipe._execution_device, torch.float32)
-
-
-def euler_step(x: torch.Tensor, v: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
-    """One flow-matching Euler step x ← x + (σ_{i+1} − σ_i) v, as FlowMatchEulerDiscreteScheduler takes it."""
-    return (x.float() + (sigma_next - sigma) * v.float()).to(x.dtype)
-
-
 @torch.no_grad()
 def image_latents(pipe: Any, images: list[Image.Image], size: tuple[int, int]) -> torch.Tensor:
     """PIL images → packed normalised latents (B, L, C·4) at canvas size (W, H)."""
     z = to_latents(pipe.vae, to_tensor(images, size).to(pipe._execution_device))  # (B, C, h, w)
     return torch.stack([pack(x) for x in z]).to(pipe.transformer.dtype)
-
-
-@torch.no_grad()
-def decode(pipe: Any, latents: torch.Tensor, grid: tuple[int, int], output_type: str) -> Any:
-    if output_type == "latent":
-        return latents
-    spatial = torch.stack([unpack(x, grid) for x in latents])  # (B, C, 2h, 2w)
-    return pipe.image_processor.postprocess(from_latents(pipe.vae, spatial).float(), output_type=output_type)
 
 
 def sequence_tokenizer(pipe: Any) -> Any:

@@ -1,7 +1,7 @@
 """LcpFluxPipeline: LCP-Diffusion (Fig. 2) on the Flux family (`LayercraftFluxTransformer`), from a layered canvas.
 
 The canvas conditions the transformer exactly as in `LayeredCanvasPipeline` (any scheme, through
-`prepare_inputs` / `DenoiserInputs.velocity`); on top of that:
+`denoise.build_inputs` and the one sampling loop); on top of that:
 - box-constrained cross-attention regulation (eq. 5-8) on the flow latents, using the probed image-query →
   text-key attention of each subject's token (needs no training, works on any model);
 - with an `lcp_adapter` (`LcpFluxAdapter`), static (eq. 9) and grounding (eq. 4, 10) attention, and with an
@@ -16,15 +16,14 @@ from typing import Any
 
 import torch
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
-from diffusers.utils.torch_utils import randn_tensor
 
 from ...canvas.types import Canvas
-from ...conditioning import pack
+from ...conditioning import DEFAULT_SCHEME
+from ...denoise import DenoiserInputs, GuidedVelocity, Hook, Switches, denoise, guidance_branches, velocity
 from ...models.flux_ext.probe import TextAttentionProbe
 from ...models.lcp.regulation import regulate, step_size
-from ..inputs import DenoiserInputs, Switches, prepare_inputs
-from ..layered_canvas import LayeredCanvasPipeline
-from .flux_common import decode, euler_step, flow_sigmas, probe_box_loss, subject_token_index
+from ..layered_canvas import LayeredCanvasPipeline, StepCallback
+from .flux_common import probe_box_loss, subject_token_index
 from .flux_state import subject_state
 from .subjects import Subject, canvas_subjects
 
@@ -50,16 +49,16 @@ class LcpFluxPipeline(LayeredCanvasPipeline):
                                   grounding_scale)
         return self.lcp_adapter.attention_kwargs(self.transformer, state)
 
-    def regulated(self, inputs: DenoiserInputs, cond: Any, latents: torch.Tensor, sigma: torch.Tensor,
+    def regulated(self, inputs: DenoiserInputs, latents: torch.Tensor, sigma: torch.Tensor,
                   token_index: torch.Tensor, boxes: torch.Tensor, grid: tuple[int, int], alpha: float, eta: float,
                   iterations: int, scale_weight: float, kwargs: dict[str, Any]) -> torch.Tensor:
         """eq. 8 on packed flow latents (B, L, C·4): z ← z − α_t η ∇_z (L_pos + L_scale)."""
         probe = TextAttentionProbe(token_index, inputs.text.shape[1], inputs.n_noisy, keep_grad=True)
-        reg_cond = dataclasses.replace(cond, kv_cache=None)  # the graph must not go through cached keys
+        reg_cond = dataclasses.replace(inputs.conditioning(), kv_cache=None)  # no graph through cached keys
 
         def loss_fn(z: torch.Tensor) -> torch.Tensor:
             probe.clear()
-            inputs.velocity(z, sigma, reg_cond, joint_attention_kwargs={**kwargs, "probe": probe})
+            velocity(self.transformer, inputs, z, sigma, reg_cond, joint_attention_kwargs={**kwargs, "probe": probe})
             return probe_box_loss(probe, boxes, grid, scale_weight)
 
         return regulate(latents, loss_fn, alpha, eta, iterations)
@@ -69,7 +68,7 @@ class LcpFluxPipeline(LayeredCanvasPipeline):
         self,
         prompt: str,
         canvas: Canvas,
-        scheme: str = "layercomposer",
+        scheme: str = DEFAULT_SCHEME,
         num_inference_steps: int = 28,
         guidance_scale: float = 3.5,
         true_cfg_scale: float = 1.0,
@@ -100,45 +99,52 @@ class LcpFluxPipeline(LayeredCanvasPipeline):
         (boxes, images, masks)."""
         sw = switches or Switches()
         do_cfg = true_cfg_scale > 1.0
-        self.check_inputs([prompt], [canvas], scheme, num_inference_steps, guidance_scale, true_cfg_scale, None,
-                          None, [negative_prompt] if do_cfg else None, identity_embeds, sw.modulation, sw.dam,
-                          sw.cache, output_type)
+        self.check_inputs(prompts=[prompt], canvases=[canvas], scheme=scheme, num_inference_steps=num_inference_steps,
+                          guidance_scale=guidance_scale, true_cfg_scale=true_cfg_scale, height=None, width=None,
+                          negative=[negative_prompt] if do_cfg else None, identity_embeds=identity_embeds,
+                          switches=sw, output_type=output_type)
         cond_canvas = canvas if canvas_tokens else Canvas(width=canvas.width, height=canvas.height, prompt=prompt)
-        inputs = prepare_inputs(self, [prompt], [cond_canvas], scheme, sw, [negative_prompt] if do_cfg else None,
-                                identity_embeds, guidance_scale)
+        inputs = self.build_inputs([prompt], [cond_canvas], scheme, sw, [negative_prompt] if do_cfg else None,
+                                   identity_embeds, guidance_scale)
         grid = (canvas.height // self.stride, canvas.width // self.stride)
-        dev, dtype = self._execution_device, self.transformer.dtype
-        cond, cond_neg = inputs.conditioning(), inputs.conditioning() if do_cfg else None
         subjects = canvas_subjects(canvas)
         kwargs = self.lcp_kwargs(subjects, (canvas.width, canvas.height), inputs.n_noisy, static_scale, ip_scale,
                                  grounding_scale)
-        regulate_on = regulation and bool(subjects) and regulation_steps > 0 and regulation_scale > 0
-        token_index = subject_token_index(self, prompt, subjects, subject_tokens) if regulate_on else None
-        boxes = torch.tensor([s.box for s in subjects], device=dev) if subjects else None
+        hooks: list[Hook] = []
+        if regulation and bool(subjects) and regulation_steps > 0 and regulation_scale > 0:
+            hooks.append(_Regulation(self, inputs, subject_token_index(self, prompt, subjects, subject_tokens),
+                                     torch.tensor([s.box for s in subjects], device=self._execution_device), grid,
+                                     regulation_steps, step_size_base, regulation_scale, regulation_iterations,
+                                     scale_loss_weight, kwargs))
 
         if latents is None:
-            noise = randn_tensor((1, self.latent_channels, grid[0] * 2, grid[1] * 2), generator=generator,
-                                 device=dev, dtype=dtype)
-            latents = pack(noise[0])[None]  # (1, L, C·4)
-        latents = latents.to(dev, dtype)
-        sigmas = flow_sigmas(self, num_inference_steps, inputs.n_noisy)
+            latents = self.initial_noise(1, grid, generator)  # (1, L, C·4)
+        latents = latents.to(self._execution_device, self.transformer.dtype)
+        sigmas = self.sampling_sigmas(num_inference_steps, inputs.n_noisy)
+        if callback_on_step_end is not None:
+            hooks.append(StepCallback(self, callback_on_step_end, ["latents"], sigmas))
+        guided = GuidedVelocity(guidance_branches(inputs, true_cfg_scale))
         with self.progress_bar(total=num_inference_steps) as bar:
-            for i in range(num_inference_steps):
-                s = sigmas[i].to(dtype)
-                if regulate_on and i < regulation_steps:
-                    latents = self.regulated(inputs, cond, latents, s, token_index, boxes, grid,
-                                             step_size(i, regulation_steps, step_size_base), regulation_scale,
-                                             regulation_iterations, scale_loss_weight, kwargs)
-                with torch.no_grad():
-                    v = inputs.velocity(latents, s, cond, joint_attention_kwargs=kwargs)
-                    if do_cfg:
-                        v_neg = inputs.velocity(latents, s, cond_neg, negative=True, joint_attention_kwargs=kwargs)
-                        v = v_neg + true_cfg_scale * (v - v_neg)
-                latents = euler_step(latents, v, sigmas[i], sigmas[i + 1])
-                if callback_on_step_end is not None:
-                    latents = callback_on_step_end(self, i, sigmas[i], {"latents": latents}).get("latents", latents)
-                bar.update()
+            latents = denoise(self.transformer, guided, latents, sigmas, hooks, kwargs, bar.update)
 
-        images = decode(self, latents, grid, output_type)
+        images = self.decode(latents, grid, output_type)
         self.maybe_free_model_hooks()
         return ImagePipelineOutput(images=images) if return_dict else (images,)
+
+
+class _Regulation(Hook):
+    """Box-constrained regulation (eq. 8) before each of the first `steps` steps, α_t decaying linearly."""
+
+    def __init__(self, pipe: LcpFluxPipeline, inputs: DenoiserInputs, token_index: torch.Tensor, boxes: torch.Tensor,
+                 grid: tuple[int, int], steps: int, base: float, eta: float, iterations: int, scale_weight: float,
+                 kwargs: dict[str, Any]):
+        self.pipe, self.inputs, self.token_index, self.boxes, self.grid = pipe, inputs, token_index, boxes, grid
+        self.steps, self.base, self.eta, self.iterations = steps, base, eta, iterations
+        self.scale_weight, self.kwargs = scale_weight, kwargs
+
+    def before_step(self, i: int, sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if i >= self.steps:
+            return x
+        return self.pipe.regulated(self.inputs, x, sigma, self.token_index, self.boxes, self.grid,
+                                   step_size(i, self.steps, self.base), self.eta, self.iterations, self.scale_weight,
+                                   self.kwargs)

@@ -12,7 +12,6 @@ probed image→text attention of the class token on the layout path. The canvas 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
@@ -21,16 +20,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
-from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from ...canvas.types import Canvas
-from ...conditioning import pack
+from ...conditioning import DEFAULT_SCHEME
+from ...denoise import (
+    Branch,
+    DenoiserInputs,
+    GuidedVelocity,
+    Hook,
+    Switches,
+    denoise,
+    flow_invert,
+    guidance_branches,
+    velocity,
+)
 from ...models.flux_ext import FluxAttentionSwap, TextAttentionProbe
-from ...models.inversion import flow_invert
-from ..inputs import DenoiserInputs, Switches, prepare_inputs
 from ..layered_canvas import LayeredCanvasPipeline
-from ..lcp.flux_common import decode, euler_step, flow_sigmas, image_latents, sequence_tokenizer
+from ..lcp.flux_common import image_latents, sequence_tokenizer
 from ..lcp.subjects import Subject, canvas_subjects
 from ..lcp.tokens import find_subject_tokens
 from .align import aligned_reference
@@ -54,17 +61,17 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
 
     # ---- models --------------------------------------------------------------------------------------------
     @contextmanager
-    def model(self, inputs: DenoiserInputs, personalized: bool):
-        """`inputs` bound to the vanilla (v_θ) or personalized (v'_θ) transformer."""
+    def model(self, personalized: bool):
+        """The vanilla (v_θ) or personalized (v'_θ) transformer: `personalized_transformer` when given, else the
+        transformer with its LoRA adapters enabled or disabled."""
         if self.personalized_transformer is not None:
-            yield dataclasses.replace(inputs, transformer=self.personalized_transformer if personalized
-                                      else self.transformer)
+            yield self.personalized_transformer if personalized else self.transformer
             return
         has_lora = bool(getattr(self.transformer, "peft_config", None))
         if has_lora and not personalized:
             self.transformer.disable_adapters()
         try:
-            yield dataclasses.replace(inputs, transformer=self.transformer)
+            yield self.transformer
         finally:
             if has_lora and not personalized:
                 self.transformer.enable_adapters()
@@ -72,13 +79,13 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
     def inputs(self, prompts: list[str], canvas: Canvas, scheme: str, switches: Switches,
                guidance_scale: float, negative: bool = False) -> DenoiserInputs:
         """Denoiser inputs for `prompts` on `canvas`; `negative` adds the empty-prompt branch for true CFG."""
-        return prepare_inputs(self, prompts, [canvas] * len(prompts), scheme, switches,
-                              [""] * len(prompts) if negative else None, None, guidance_scale)
+        return self.build_inputs(prompts, [canvas] * len(prompts), scheme, switches,
+                                 [""] * len(prompts) if negative else None, None, guidance_scale)
 
     # ---- stage 1 -------------------------------------------------------------------------------------------
     @torch.no_grad()
     def step_blended(self, class_prompt: str, prompt: str, canvas: Canvas, noise: torch.Tensor,
-                     num_inference_steps: int, blend_steps: int, scheme: str = "layercomposer",
+                     num_inference_steps: int, blend_steps: int, scheme: str = DEFAULT_SCHEME,
                      switches: Switches | None = None, guidance_scale: float = 3.5,
                      true_cfg_scale: float = 1.0) -> torch.Tensor:
         """Packed noise (1, L, C·4) → layout latent: v_θ(z, y_p) for the first λ1 = `blend_steps` steps,
@@ -86,34 +93,31 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         sw = switches or Switches()
         cfg = true_cfg_scale > 1.0
         y_p, y_r = (self.inputs([p], canvas, scheme, sw, guidance_scale, cfg) for p in (class_prompt, prompt))
-        sigmas = flow_sigmas(self, num_inference_steps, y_p.n_noisy)
+        sigmas = self.sampling_sigmas(num_inference_steps, y_p.n_noisy)
         z = noise
-        for i in range(num_inference_steps):
-            vanilla = i < blend_steps
-            s = sigmas[i].to(z.dtype)
-            with self.model(y_p if vanilla else y_r, personalized=not vanilla) as inp:
-                v = inp.velocity(z, s, inp.conditioning())
-                if cfg:
-                    v_neg = inp.velocity(z, s, inp.conditioning(), negative=True)
-                    v = v_neg + true_cfg_scale * (v - v_neg)
-            z = euler_step(z, v, sigmas[i], sigmas[i + 1])
+        for inputs, personalized, grid in ((y_p, False, sigmas[: blend_steps + 1]), (y_r, True, sigmas[blend_steps:])):
+            if len(grid) < 2:
+                continue
+            with self.model(personalized) as model:
+                z = denoise(model, GuidedVelocity(guidance_branches(inputs, true_cfg_scale)), z, grid)
         return z
 
     # ---- stage 2 -------------------------------------------------------------------------------------------
     @torch.no_grad()
     def invert(self, latents: torch.Tensor, prompt: str, canvas: Canvas, num_inference_steps: int,
-               scheme: str = "layercomposer", switches: Switches | None = None,
+               scheme: str = DEFAULT_SCHEME, switches: Switches | None = None,
                guidance_scale: float = 3.5, refine: int = 0) -> torch.Tensor:
         """Flow-ODE inversion of clean packed latents (B, L, C·4) to σ = 1 with the personalized model;
-        `refine` fixed-point iterations per step (`models.inversion.flow_invert`)."""
+        `refine` fixed-point iterations per step (`denoise.flow.flow_invert`)."""
         inputs = self.inputs([prompt] * latents.shape[0], canvas, scheme, switches or Switches(), guidance_scale)
-        sigmas = flow_sigmas(self, num_inference_steps, inputs.n_noisy)[:-1]
-        with self.model(inputs, personalized=True) as inp:
-            cond = inp.conditioning()
-            return flow_invert(lambda z, s: inp.velocity(z, s.to(z.dtype), cond), latents, sigmas, refine)[-1]
+        sigmas = self.sampling_sigmas(num_inference_steps, inputs.n_noisy)[:-1]
+        cond = inputs.conditioning()
+        with self.model(personalized=True) as model:
+            return flow_invert(lambda z, s: velocity(model, inputs, z, s.to(z.dtype), cond), latents, sigmas,
+                               refine)[-1]
 
     def regenerate(self, noise: torch.Tensor, prompt: str, canvas: Canvas, num_inference_steps: int,
-                   scheme: str = "layercomposer", switches: Switches | None = None,
+                   scheme: str = DEFAULT_SCHEME, switches: Switches | None = None,
                    guidance_scale: float = 3.5) -> torch.Tensor:
         """The sampler `invert` is the inverse of: packed noise at σ = 1 (1, L, C·4) → clean, personalized model,
         unguided (as Algorithm 1's paths run) — step blending with λ1 = 0."""
@@ -124,7 +128,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
     def retouch(self, layout_latents: torch.Tensor, reference_latents: torch.Tensor | None, layout_prompt: str,
                 reference_prompt: str, target_prompt: str, canvas: Canvas, num_inference_steps: int, swap_steps: int,
                 mask_fn: Callable[[list[torch.Tensor]], torch.Tensor | None], layout_token_index: torch.Tensor,
-                scheme: str = "layercomposer", switches: Switches | None = None,
+                scheme: str = DEFAULT_SCHEME, switches: Switches | None = None,
                 guidance_scale: float = 3.5, inversion_refine: int = 0,
                 reference_noise: torch.Tensor | None = None) -> torch.Tensor:
         """Algorithm 1 from clean packed latents (1, L, C·4) → final [reference; layout; target] (3, L, C·4).
@@ -140,22 +144,15 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         t, n = inputs.text.shape[1], inputs.n_noisy
         swap = FluxAttentionSwap(t, n)
         probe = TextAttentionProbe(layout_token_index, t, n, batch_rows=slice(1, 2))
-        sigmas = flow_sigmas(self, num_inference_steps, n)
+        sigmas = self.sampling_sigmas(num_inference_steps, n)
         z = torch.cat([z_r, z_l, z_l.clone()])  # the target starts from the inverted layout
-        with self.model(inputs, personalized=True) as inp:
-            cond = inp.conditioning()
-            for i in range(num_inference_steps):
-                if i == swap_steps:
-                    swap.mask = mask_fn(probe.maps)
-                swap.early = i < swap_steps
-                kwargs = {"swap": swap, **({"probe": probe} if swap.early else {})}
-                v = inp.velocity(z, sigmas[i].to(z.dtype), cond, joint_attention_kwargs=kwargs)
-                z = euler_step(z, v, sigmas[i], sigmas[i + 1])
-        return z
+        with self.model(personalized=True) as model:
+            return denoise(model, GuidedVelocity([Branch(inputs)]), z, sigmas,
+                           [_SwapSchedule(swap, probe, swap_steps, mask_fn)])
 
     @torch.no_grad()
     def invert_reference(self, prompt: str, canvas: Canvas, subject_layer: str | None = None,
-                         num_inference_steps: int = 28, scheme: str = "layercomposer", switches: Switches | None = None,
+                         num_inference_steps: int = 28, scheme: str = DEFAULT_SCHEME, switches: Switches | None = None,
                          guidance_scale: float = 3.5, inversion_refine: int = 0,
                          canvas_tokens: bool = True) -> torch.Tensor:
         """The subject layer's own image inverted as the retouch inverts it (`prompt` = the call's neutral prompt
@@ -189,7 +186,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         target_prompt: str | None = None,
         subject_layer: str | None = None,
         class_words: str | list[int] | None = None,
-        scheme: str = "layercomposer",
+        scheme: str = DEFAULT_SCHEME,
         switches: Switches | None = None,
         num_inference_steps: int = 28,
         guidance_scale: float = 3.5,
@@ -249,9 +246,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
 
         if layout_image is None:
             if latents is None:
-                noise = randn_tensor((1, self.latent_channels, grid[0] * 2, grid[1] * 2), generator=generator,
-                                     device=dev, dtype=dtype)
-                latents = pack(noise[0])[None]
+                latents = self.initial_noise(1, grid, generator)
             z_layout = self.step_blended(class_prompt, prompt, cond, latents.to(dev, dtype), num_inference_steps,
                                          blend_steps, scheme, sw, guidance_scale, true_cfg_scale)
         else:
@@ -260,7 +255,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         token_index = torch.tensor(find_subject_tokens(sequence_tokenizer(self), class_prompt, words,
                                                        (subject.category.value.replace("_", " "),),
                                                        self.config.max_sequence_length))
-        layout_pil = decode(self, z_layout, grid, "pil")[0]
+        layout_pil = self.decode(z_layout, grid, "pil")[0]
         seg = segmenter(layout_pil) if segmenter is not None else subject.mask  # M^SAM (H, W)
         seg = None if seg is None else np.asarray(seg, bool)
         reference = subject.image
@@ -279,7 +274,7 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
         z = self.retouch(z_layout, z_ref, class_prompt, neutral_prompt, target_prompt, cond, retouch_steps,
                          swap_steps, mask_fn, token_index, scheme, sw, guidance_scale, inversion_refine,
                          reference_noise)[2:3]
-        images = [decode(self, x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
+        images = [self.decode(x, grid, output_type) for x in ([z, z_layout] if return_layout else [z])]
         self.maybe_free_model_hooks()
         out = (images[0], images[1]) if return_layout else images[0]
         return ImagePipelineOutput(images=out) if return_dict else (out,)
@@ -298,3 +293,21 @@ class LayoutRetouchFluxPipeline(LayeredCanvasPipeline):
             raise ValueError("the canvas has no placed subject layer" if layer_id is None
                              else f"no placed subject layer {layer_id!r} on the canvas")
         return subjects[-1]
+
+
+class _SwapSchedule(Hook):
+    """Algorithm 1's attention swap: the layout path's Q/K/V (and the class-token probe) for the first λ2 steps;
+    at step λ2 the probed maps become the blend mask, and the reference image's K/V are used after."""
+
+    def __init__(self, swap: FluxAttentionSwap, probe: TextAttentionProbe, swap_steps: int,
+                 mask_fn: Callable[[list[torch.Tensor]], torch.Tensor | None]):
+        self.swap, self.probe, self.swap_steps, self.mask_fn = swap, probe, swap_steps, mask_fn
+
+    def before_step(self, i: int, sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if i == self.swap_steps:
+            self.swap.mask = self.mask_fn(self.probe.maps)
+        self.swap.early = i < self.swap_steps
+        return x
+
+    def attention_kwargs(self, i: int) -> dict:
+        return {"swap": self.swap, **({"probe": self.probe} if self.swap.early else {})}

@@ -30,12 +30,12 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from ...canvas.types import Canvas
-from ...models.inversion import ddim_invert
 from ...models.unet.processors import AttentionStore
 from ...models.unet.swap import SwapState, install_swap
 from ..lcp.sd_common import decode_latents, encode_images, encode_prompts, to_tensor
 from ..lcp.subjects import Subject, canvas_subjects
 from ..lcp.tokens import find_subject_tokens
+from .ddim_inversion import ddim_invert
 from .masks import adaptive_blend_mask, cross_attention_mask
 
 
@@ -95,7 +95,7 @@ class LayoutRetouchPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin, T
     @torch.no_grad()
     def invert(self, latents: torch.Tensor, prompt: str, num_inference_steps: int, refine: int = 0) -> torch.Tensor:
         """DDIM inversion z_0 → z_T with the personalized model and `prompt` (no guidance); `refine` fixed-point
-        iterations per step (`models.inversion.ddim_invert`)."""
+        iterations per step (`ddim_inversion.ddim_invert`)."""
         text = encode_prompts(self.tokenizer, self.text_encoder, [prompt] * latents.shape[0], self._execution_device)
         with self.model(personalized=True) as unet:
             return ddim_invert(lambda z, t: unet(z, t, encoder_hidden_states=text).sample, latents,

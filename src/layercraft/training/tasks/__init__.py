@@ -1,5 +1,12 @@
-"""Training stages, registered by name in `layercraft.training.TASKS`."""
+"""Every training stage, by name: the one explicit table `layercraft train` resolves `task:` against.
 
-from ...pipelines.lcp import train_flux  # noqa: F401,E402  (registers "lcp_flux_adapter")
-from ...pipelines.retouch import dreambooth  # noqa: F401,E402  (registers "retouch_dreambooth")
-from . import canvas_flow  # noqa: F401  (registers "canvas")
+Entries are "module:factory" paths, imported only when their task is built, so listing the tasks costs
+nothing and no registration depends on import order.
+"""
+
+TASKS: dict[str, str] = {
+    "canvas": "layercraft.training.tasks.canvas:canvas_task",
+    "lcp_flux_adapter": "layercraft.training.tasks.lcp_flux:lcp_flux_adapter",
+    "flux_dreambooth": "layercraft.training.tasks.dreambooth_flux:flux_dreambooth",
+    "retouch_dreambooth": "layercraft.training.tasks.dreambooth_unet:retouch_dreambooth",
+}

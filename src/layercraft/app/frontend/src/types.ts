@@ -2,7 +2,8 @@
 
 export type Category = "person" | "face" | "upper_garment" | "lower_garment" | "bag" | "object" | "background";
 export const CATEGORIES: Category[] = ["person", "face", "upper_garment", "lower_garment", "bag", "object"];
-export type Scheme = "layercomposer" | "anyphoto" | "one_for_all" | "kontext_collage";
+// Scheme names come from the server (`/api/info`), which reads them from the scheme registry.
+export type Scheme = string;
 
 export interface Placement {
   x: number;

@@ -1,4 +1,4 @@
-from layercraft.eval.floor import TARGETS, floor_table, floor_value
+from experiments.floor import TARGETS, floor_table, floor_value
 
 
 def _rows(sim_1p=0.8, sim_4p=0.7, ap50=0.9, ssim=0.8):

@@ -9,7 +9,7 @@ regenerates it unguided — the retouch's paths without the swap — and reports
 centre-point spread σ² of the regenerated images against the layouts', model calls and wall time per image
 (ratio to the plain inversion at the first step count). Prints a markdown table; `--out` also writes JSON.
 
-    python scripts/bench_inversion.py --model out/ablations/vanilla-t2i-1p/final \
+    python -m experiments.bench_inversion --model out/ablations/vanilla-t2i-1p/final \
         --lora out/ablations/dreambooth-world/final [--prompts 8 --seeds 2 --setups 20:0,20:1,20:2,20:4,50:0]
 """
 
@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.blend_sweep import personalized_pipeline, sweep_noise, sweep_prompts
 from layercraft.canvas import Canvas
-from layercraft.eval.blend_sweep import personalized_pipeline, sweep_noise, sweep_prompts
 from layercraft.eval.layout import centre_spread, centres
 from layercraft.eval.loading import load_backends, model_resolution
-from layercraft.pipelines.lcp.flux_common import decode
 
 
 def best_centre(detector, arr: np.ndarray) -> np.ndarray | None:
@@ -65,7 +64,7 @@ def main() -> None:
         for seed in range(args.seeds):
             z = pipe.step_blended(y_p, y_r, canvas, sweep_noise(pipe, k, seed, grid), args.layout_steps,
                                   args.blend_steps, true_cfg_scale=args.true_cfg)
-            arr = np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB"))
+            arr = np.asarray(pipe.decode(z, grid, "pil")[0].convert("RGB"))
             layouts.append((y_p, canvas, z, arr, best_centre(detector, arr)))
 
     results = []
@@ -75,7 +74,7 @@ def main() -> None:
         for y_p, canvas, z0, arr0, c0 in layouts:
             z_t = pipe.invert(z0, y_p, canvas, steps, refine=refine)  # the layout path's prompt, as in retouch
             z1 = pipe.regenerate(z_t, y_p, canvas, steps)
-            arr1 = np.asarray(decode(pipe, z1, grid, "pil")[0].convert("RGB"))
+            arr1 = np.asarray(pipe.decode(z1, grid, "pil")[0].convert("RGB"))
             errs.append(float((z1 - z0).float().norm() / z0.float().norm()))
             maes.append(float(np.abs(arr1.astype(float) - arr0).mean()))
             c1 = best_centre(detector, arr1)

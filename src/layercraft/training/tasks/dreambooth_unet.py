@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from ...training.config import TrainConfig
-from ...training.task import register_task, step_seed
-from ..lcp.sd_common import encode_images, encode_prompts, to_tensor
+from ...pipelines.lcp.sd_common import encode_images, encode_prompts, to_tensor
+from ..config import TrainConfig
+from ..task import step_seed
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -98,6 +98,5 @@ class RetouchDreamBoothTask:
         StableDiffusionLoraLoaderMixin.save_lora_weights(out_dir, unet_lora_layers=get_peft_model_state_dict(unwrapped))
 
 
-@register_task("retouch_dreambooth")
 def retouch_dreambooth(cfg: TrainConfig) -> RetouchDreamBoothTask:
     return RetouchDreamBoothTask.from_config(cfg)

@@ -3,7 +3,7 @@
 # parallel). Each is resumable: run this again and finished runs are skipped, interrupted ones resume.
 # The vanilla text-to-image models come first: the LCP adapters are trained on vanilla-t2i, the DreamBooth LoRA
 # on vanilla-t2i-1p.
-# Usage: scripts/train_ablations.sh [NAME ...]   (default: every config under configs/ablations/)
+# Usage: experiments/train_ablations.sh [NAME ...]   (default: every config under configs/ablations/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 names=("$@")

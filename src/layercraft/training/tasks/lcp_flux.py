@@ -4,7 +4,7 @@ module, static / grounding / dynamic attention) on a frozen `LayercraftFluxTrans
 DA-Encoder pairs come from the world's multi-image scenes (standing in for video frames): the target is frame a of
 a scene, each person's reference is the same identity's layer in another frame b, with colour and geometric
 augmentation; boxes and the prompt are frame a's. Switches `augment`, `static`, `grounding`, `dynamic` give the
-Table III ablation. Register with `import layercraft.pipelines.lcp.train_flux` (then `task: lcp_flux_adapter`).
+Table III ablation.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from pydantic import BaseModel, ConfigDict
 from ...canvas.types import Category
 from ...conditioning import noisy_ids
 from ...models.flux_ext.adapter import LcpFluxAdapter
-from ...training.config import FlowConfig, TrainConfig
-from ...training.flow_matching import noisy_and_target, sample_sigmas
-from ...training.task import register_task, step_seed
+from ...pipelines.lcp.flux_common import image_latents
+from ...pipelines.lcp.flux_state import subject_state
+from ...pipelines.lcp.subjects import Subject
 from ...world.layout import image_spec
 from ...world.layout import scene as world_scene
 from ...world.scene import render
 from ...world.splits import scene_split
-from .flux_common import image_latents
-from .flux_state import subject_state
-from .subjects import Subject
+from ..config import FlowConfig, TrainConfig
+from ..flow_matching import noisy_and_target, sample_sigmas
+from ..task import step_seed
 
 GATES = ("gate", "mu")  # parameter names of the adapter's zero-initialised scalar gates
 
@@ -123,13 +123,13 @@ class LcpFluxTask:
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> LcpFluxTask:
-        from .pipeline_flux import LcpFluxPipeline
+        from ...pipelines.lcp.pipeline_flux import LcpFluxPipeline
 
         args = LcpFluxArgs(**cfg.task_args)
         if args.pretrained is not None:
             pipe = LcpFluxPipeline.from_pretrained(args.pretrained)
         elif args.model == "default":
-            from ..loading import load_embedded
+            from ...pipelines.loading import load_embedded
 
             base = load_embedded()
             pipe = LcpFluxPipeline(**base.components, max_sequence_length=base.config.max_sequence_length)
@@ -199,6 +199,5 @@ class LcpFluxTask:
         getattr(model, "module", model).save_pretrained(Path(out_dir) / "lcp_adapter")
 
 
-@register_task("lcp_flux_adapter")
 def lcp_flux_adapter(cfg: TrainConfig) -> LcpFluxTask:
     return LcpFluxTask.from_config(cfg)

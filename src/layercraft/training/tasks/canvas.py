@@ -3,7 +3,7 @@
 One task covers base text-to-image pretraining (`p_drop_canvas=1`), canvas-conditioned training from
 scratch, and finetuning (full, or peft LoRA with `lora_rank > 0`) from a saved pipeline. Each micro-batch
 draws one recipe (so one scheme) by the configured weights; canvas and text dropout make classifier-free
-guidance possible. Inputs are built by `pipelines.inputs.prepare_inputs`, exactly as at inference.
+guidance possible. Inputs are built by `denoise.build_inputs`, exactly as at inference.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...canvas import Canvas, composite
 from ...conditioning import pack, unpack
+from ...conditioning.schemes import ANYPHOTO, LAYERCOMPOSER
+from ...denoise import Switches, velocity
+from ...denoise.canvas_pixels import rgba_to_tensor
 from ...models.autoencoder import from_latents, to_latents
-from ...pipelines.conditions import rgba_to_tensor
-from ...pipelines.inputs import Switches, prepare_inputs
 from ..config import TrainConfig
 from ..flow_matching import clean_estimate, noisy_and_target, sample_sigmas
 from ..recipes import RECIPES, Example
-from ..task import register_task, step_seed
+from ..task import step_seed
 
 
 class CanvasTaskArgs(BaseModel):
@@ -33,7 +34,7 @@ class CanvasTaskArgs(BaseModel):
     model: str = "embedded-small"  # registry name for a fresh model
     init_from: Path | None = None  # or a saved pipeline directory to continue from
     init_weights: Path | None = None  # or a transformer state dict (safetensors) over the fresh `model`
-    recipes: dict[str, float] = {"layercomposer": 1.0}
+    recipes: dict[str, float] = {LAYERCOMPOSER.name: 1.0}
     size: int = 128
     p_drop_canvas: float = 0.1  # whole canvas dropped → text-to-image (and unconditional CFG branch)
     p_drop_text: float = 0.1
@@ -42,9 +43,9 @@ class CanvasTaskArgs(BaseModel):
     sample_steps: int = 16
     milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum: 0 → top at these steps
     replacement_top: float = 0.5  # its final probability; milestones () = this probability from step 0
-    ccpa: bool | None = None  # One-for-All CCPA in training (None: the scheme's default, on for one_for_all)
-    dam: bool = False  # train through the DAM temperature generators (model config dam_hidden_dim > 0)
-    modulation: bool = False  # AnyPhoto identity-adaptive modulation from world identity embeddings
+    # the mechanisms trained (`denoise.Switches`: e.g. ccpa, dam, modulation — AnyPhoto identity-adaptive
+    # modulation from world identity embeddings); None fields take each recipe's scheme default
+    switches: Switches = Field(default_factory=Switches)
     p_drop_identity: float = 0.1  # identity-condition dropout (per canvas) when modulation is on
     identity_loss_weight: float = 0.0  # AnyPhoto eq. 24-25 on the one-step clean estimate
     identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
@@ -60,8 +61,9 @@ class CanvasBatch:
     drop_text: list[bool] = field(default_factory=list)
 
 
-@register_task("canvas")
 class CanvasFlowTask:
+    """Flow matching on the pipeline's transformer, conditioned on world canvases (see the module docstring)."""
+
     def __init__(self, cfg: TrainConfig):
         from ...pipelines.layered_canvas import LayeredCanvasPipeline
 
@@ -109,7 +111,7 @@ class CanvasFlowTask:
                            [bool(rng.random() < self.args.p_drop_text) for _ in examples])
 
     def _recipe_kwargs(self, name: str, step: int) -> dict:
-        if name == "anyphoto":
+        if name == ANYPHOTO.name:
             return {"step": step, "milestones": self.args.milestones, "top": self.args.replacement_top}
         if name == "text_to_image":
             return {"n_people": self.args.t2i_people}
@@ -146,16 +148,16 @@ class CanvasFlowTask:
                     for e, drop in zip(ex, batch.drop_canvas, strict=True)]
         prompts = ["" if drop else e.prompt for e, drop in zip(ex, batch.drop_text, strict=True)]
         x0 = self._targets(ex)
-        people = self._people(ex) if (self.args.modulation or self.args.identity_loss_weight > 0) else []
+        people = self._people(ex) if (self.args.switches.modulation or self.args.identity_loss_weight > 0) else []
         gt_embeds = None
         if people:
             truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex])
             with torch.no_grad():
                 gt_embeds = self.identity_encoder()(self._crops(truth, ex, people))  # (N, D)
-        plain = Switches(ccpa=self.args.ccpa, dam=self.args.dam)
+        plain = self.args.switches.replace(modulation=False)
         switches, identity = plain, None
-        if self.args.modulation:
-            switches = Switches(modulation=True, ccpa=self.args.ccpa, dam=self.args.dam)
+        if self.args.switches.modulation:
+            switches = self.args.switches
             identity = [{} for _ in ex]
             for (b, i), emb in zip(people, gt_embeds, strict=True):
                 if not batch.drop_canvas[b] and any(lay.id == f"p{i}" for lay in ex[b].canvas.layers):
@@ -164,12 +166,11 @@ class CanvasFlowTask:
             identity = [d if k else {} for d, k in zip(identity, keep.tolist(), strict=True)]
             if not any(identity):
                 switches, identity = plain, None
-        inputs = prepare_inputs(self.pipe, prompts, canvases, batch.scheme, switches, identity_embeds=identity)
-        inputs.transformer = model  # the (possibly DDP-wrapped) module being trained
+        inputs = self.pipe.build_inputs(prompts, canvases, batch.scheme, switches, identity_embeds=identity)
         sigmas = sample_sigmas(self.cfg.flow, len(ex), generator)
         noise = torch.randn(x0.shape, generator=generator)
         xt, target = noisy_and_target(x0, sigmas, noise)
-        pred = inputs.velocity(xt, sigmas, inputs.conditioning())
+        pred = velocity(model, inputs, xt, sigmas, inputs.conditioning())  # model: the (DDP-wrapped) module trained
         loss = F.mse_loss(pred.float(), target.float())
         logs = {"cond_tokens": float(inputs.cond_tokens.shape[1])}
         if self.args.identity_loss_weight > 0 and people:
@@ -223,3 +224,7 @@ class CanvasFlowTask:
             (Path(out_dir) / "README.md").write_text(self.model_card())
         else:
             self.pipe.save_pretrained(out_dir)
+
+
+def canvas_task(cfg: TrainConfig) -> CanvasFlowTask:
+    return CanvasFlowTask(cfg)

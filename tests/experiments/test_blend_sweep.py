@@ -1,7 +1,6 @@
 import numpy as np
 
-from layercraft.eval.backends import Detections
-from layercraft.eval.blend_sweep import (
+from experiments.blend_sweep import (
     SweepRow,
     holds,
     measure,
@@ -9,6 +8,7 @@ from layercraft.eval.blend_sweep import (
     spread_delta_interval,
     write_sweep,
 )
+from layercraft.eval.backends import Detections
 
 
 class BrightDetector:
@@ -103,7 +103,7 @@ def test_claim_uses_the_interval_when_measured():
 def test_box_segmenter_masks_the_best_person_box():
     from PIL import Image
 
-    from layercraft.eval.blend_sweep import box_segmenter
+    from experiments.blend_sweep import box_segmenter
 
     mask = box_segmenter(BrightDetector())(Image.fromarray(_img(6, (200, 200, 0))))
     assert mask.shape == (16, 16) and mask.sum() == 16 and mask[4:8, 6:10].all()
@@ -175,7 +175,7 @@ def _found(rng, n, sd, sim):
 
 
 def test_sweep_rows_summarise_per_image_measurements_and_keep_them():
-    from layercraft.eval.blend_sweep import sweep_rows
+    from experiments.blend_sweep import sweep_rows
 
     rng = np.random.default_rng(1)
     base, wide = _found(rng, 15, 0.02, 0.8), _found(rng, 15, 0.2, 0.75)
@@ -195,7 +195,7 @@ def test_pooled_replicates_are_the_union_of_their_images(tmp_path):
 
     import pytest
 
-    from layercraft.eval.blend_sweep import pool_sweeps, sweep_rows
+    from experiments.blend_sweep import pool_sweeps, sweep_rows
 
     rng = np.random.default_rng(2)
     a = {0: (_found(rng, 7, 0.02, 0.8), _found(rng, 7, 0.03, 0.9)), 3: (_found(rng, 7, 0.1, 0.7),) * 2}
@@ -220,20 +220,20 @@ def test_blend_pool_command_pools_matching_replicates_and_refuses_mixed_settings
 
     from typer.testing import CliRunner
 
-    from layercraft.eval.blend_sweep import sweep_rows
-    from layercraft.eval.cli import app
+    from experiments.blend_sweep import sweep_rows
+    from experiments.blend_sweep_cli import app
 
     rng = np.random.default_rng(3)
     meta = {"steps": 20, "swap_steps": 8, "align_reference": True}
     for name, first in (("a", 0), ("b", 8)):
         found = {0: (_found(rng, 7, 0.02, 0.8), None), 3: (_found(rng, 7, 0.1, 0.7), None)}
         write_sweep(sweep_rows(found), tmp_path / name, {**meta, "first_seed": first, "seeds": 8})
-    r = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "p")])
+    r = CliRunner().invoke(app, ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "p")])
     assert r.exit_code == 0, r.output
     pooled = json.loads((tmp_path / "p" / "sweep.json").read_text())
     assert pooled["rows"][0]["n_images"] == 16 and pooled["meta"]["seed_ranges"] == [[0, 8], [8, 8]]
     write_sweep(sweep_rows(found), tmp_path / "c", {**meta, "align_reference": False})
-    r = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "q")])
+    r = CliRunner().invoke(app, ["pool", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "q")])
     assert r.exit_code != 0 and "differ" in r.output and not (tmp_path / "q").exists()
 
 
@@ -241,8 +241,8 @@ def test_blend_pool_takes_sweeps_written_before_inversion_refine_as_plain_invers
 
     from typer.testing import CliRunner
 
-    from layercraft.eval.blend_sweep import sweep_rows
-    from layercraft.eval.cli import app
+    from experiments.blend_sweep import sweep_rows
+    from experiments.blend_sweep_cli import app
     from layercraft.eval.report import _sweep_settings
 
     rng = np.random.default_rng(4)
@@ -251,10 +251,10 @@ def test_blend_pool_takes_sweeps_written_before_inversion_refine_as_plain_invers
     for name, refine, first in (("plain", 0, 8), ("refined", 2, 16)):
         write_sweep(sweep_rows(found), tmp_path / name,
                     {"steps": 20, "inversion_refine": refine, "first_seed": first, "seeds": 8})
-    ok = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "old"), str(tmp_path / "plain"), "--out",
+    ok = CliRunner().invoke(app, ["pool", str(tmp_path / "old"), str(tmp_path / "plain"), "--out",
                                   str(tmp_path / "p")])
     assert ok.exit_code == 0, ok.output
-    bad = CliRunner().invoke(app, ["blend-pool", str(tmp_path / "old"), str(tmp_path / "refined"), "--out",
+    bad = CliRunner().invoke(app, ["pool", str(tmp_path / "old"), str(tmp_path / "refined"), "--out",
                                    str(tmp_path / "q")])
     assert bad.exit_code != 0 and "differ" in bad.output
     line = _sweep_settings({"steps": 20, "retouch": True, "swap_steps": 8, "inversion_refine": 2})
@@ -285,7 +285,7 @@ def test_the_sweep_inverts_the_reference_once_per_prompt_and_retouches_every_lay
     import torch
     from PIL import Image
 
-    from layercraft.eval.blend_sweep import blend_sweep
+    from experiments.blend_sweep import blend_sweep
     from layercraft.models.transformer import LayercraftFluxTransformer
     from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
 
@@ -316,7 +316,7 @@ def test_the_sweep_inverts_the_reference_once_per_prompt_and_retouches_every_lay
 def test_retouched_rows_also_compare_with_the_retouched_personalized_model():
     """The retouch alone (λ1 = 0) can spread the images as much as step blending + retouch: the second interval
     shows what step blending adds inside the whole method."""
-    from layercraft.eval.blend_sweep import sweep_rows
+    from experiments.blend_sweep import sweep_rows
 
     rng = np.random.default_rng(5)
     tight, wide = _found(rng, 15, 0.02, 0.8), _found(rng, 15, 0.2, 0.8)

@@ -23,13 +23,14 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from ...canvas import Canvas
-from ...training.config import TrainConfig
-from ...training.flow_matching import noisy_and_target, sample_sigmas
-from ...training.task import register_task, step_seed
-from ..inputs import Switches, prepare_inputs
-from ..lcp.flux_common import image_latents
-from ..lora import add_attention_lora, save_attention_lora
-from .dreambooth import IMAGE_SUFFIXES
+from ...conditioning import DEFAULT_SCHEME
+from ...denoise import Switches, velocity
+from ...pipelines.lcp.flux_common import image_latents
+from ...pipelines.lora import add_attention_lora, save_attention_lora
+from ..config import TrainConfig
+from ..flow_matching import noisy_and_target, sample_sigmas
+from ..task import step_seed
+from .dreambooth_unet import IMAGE_SUFFIXES
 
 
 class FluxDreamBoothArgs(BaseModel):
@@ -93,7 +94,7 @@ class DreamBoothFluxBatch:
 class FluxDreamBoothTask:
     def __init__(self, pipe, instances: list[tuple[Image.Image, str]], args: FluxDreamBoothArgs, seed: int = 0,
                  flow=None):
-        from ...training.config import FlowConfig
+        from ..config import FlowConfig
 
         if not instances:
             raise ValueError("DreamBooth needs at least one instance image")
@@ -113,7 +114,7 @@ class FluxDreamBoothTask:
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> FluxDreamBoothTask:
-        from ..loading import load_pipeline
+        from ...pipelines.loading import load_pipeline
 
         args = FluxDreamBoothArgs(**cfg.task_args)
         if (args.instance_images is None) == (args.world_scene is None):
@@ -140,12 +141,11 @@ class FluxDreamBoothTask:
         """Rectified-flow MSE on the text-only path (empty canvas)."""
         size = self.args.size
         canvases = [Canvas(width=size, height=size, prompt=p) for p in batch.prompts]
-        inputs = prepare_inputs(self.pipe, batch.prompts, canvases, "layercomposer", Switches())
-        inputs.transformer = model
+        inputs = self.pipe.build_inputs(batch.prompts, canvases, DEFAULT_SCHEME, Switches())
         x0 = batch.latents
         sigmas = sample_sigmas(self.flow, x0.shape[0], generator)
         xt, target = noisy_and_target(x0, sigmas, torch.randn(x0.shape, generator=generator))
-        loss = F.mse_loss(inputs.velocity(xt, sigmas, inputs.conditioning()).float(), target.float())
+        loss = F.mse_loss(velocity(model, inputs, xt, sigmas, inputs.conditioning()).float(), target.float())
         return loss, {"mse": loss.item()}
 
     def sample(self, model, step: int, out_dir: Path) -> None:
@@ -163,6 +163,5 @@ class FluxDreamBoothTask:
             f"LayoutRetouchFluxPipeline\n# load the base, then: pipe.load_lora_weights(\"<this folder>\")\n```\n")
 
 
-@register_task("flux_dreambooth")
 def flux_dreambooth(cfg: TrainConfig) -> FluxDreamBoothTask:
     return FluxDreamBoothTask.from_config(cfg)

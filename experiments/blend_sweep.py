@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..canvas import Canvas
-from .layout import centre_spread, centres
+from layercraft.canvas import Canvas
+from layercraft.eval.layout import centre_spread, centres
 
 SIM_TOLERANCE = 0.10  # "identity similarity stays within 10 %"
 MIN_IDENTITY_GAIN = 0.05  # personalized over vanilla similarity needed before the claim can be judged
@@ -121,11 +121,11 @@ def spread_delta_interval(base: list[np.ndarray | None], other: list[np.ndarray 
 
 def sweep_prompts(n: int, size: int) -> list[tuple[str, str]]:
     """(class prompt y_p, instance prompt y_r) pairs: the captions of `n` held-out single-person world scenes."""
-    from ..pipelines.retouch.dreambooth_flux import instance_prompt
-    from ..world.layout import image_spec, scene
-    from ..world.prompts import canvas_prompt
-    from ..world.scene import render
-    from ..world.splits import scene_range
+    from layercraft.training.tasks.dreambooth_flux import instance_prompt
+    from layercraft.world.layout import image_spec, scene
+    from layercraft.world.prompts import canvas_prompt
+    from layercraft.world.scene import render
+    from layercraft.world.splits import scene_range
 
     lo, _ = scene_range("test")
     pairs = []
@@ -138,7 +138,7 @@ def sweep_prompts(n: int, size: int) -> list[tuple[str, str]]:
 
 def sweep_noise(pipe, prompt_index: int, seed: int, grid: tuple[int, int]) -> torch.Tensor:
     """The packed noise (1, L, C·4) of image (prompt k, seed s): every λ1 (and the inversion bench) sees the same."""
-    from ..conditioning import pack
+    from layercraft.conditioning import pack
 
     g = torch.Generator("cpu").manual_seed(1000 * prompt_index + seed)
     return pack(torch.randn(1, pipe.latent_channels, grid[0] * 2, grid[1] * 2, generator=g)[0])[None]
@@ -146,8 +146,8 @@ def sweep_noise(pipe, prompt_index: int, seed: int, grid: tuple[int, int]) -> to
 
 def personalized_pipeline(model: str, lora: Path):
     """The vanilla model `model` as a LayoutRetouchFluxPipeline with the DreamBooth LoRA `lora` loaded."""
-    from ..pipelines.loading import load_pipeline
-    from ..pipelines.retouch import LayoutRetouchFluxPipeline
+    from layercraft.pipelines.loading import load_pipeline
+    from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
 
     base = load_pipeline(model)
     pipe = LayoutRetouchFluxPipeline(**base.components, max_sequence_length=base.config.max_sequence_length)
@@ -187,8 +187,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
     `retouch_reference` (the subject's reference photo) also retouches every layout image (λ2 = `swap_steps`;
     `align_reference` moves the reference subject into the layout's person box first; `inversion_refine`
     fixed-point iterations per inversion step)."""
-    from ..canvas import Layer
-    from ..pipelines.lcp.flux_common import decode
+    from layercraft.canvas import Layer
 
     if not blend_steps or blend_steps[0] != 0:
         raise ValueError(f"the sweep must start at λ1 = 0 (the personalized model), got {blend_steps}")
@@ -209,7 +208,7 @@ def blend_sweep(pipe, prompts: list[tuple[str, str]], blend_steps: list[int], se
                 noise = sweep_noise(pipe, k, seed, grid)
                 if retouch_reference is None:
                     z = pipe.step_blended(y_p, y_r, canvas, noise, steps, lam, true_cfg_scale=true_cfg)
-                    images.append(np.asarray(decode(pipe, z, grid, "pil")[0].convert("RGB")))
+                    images.append(np.asarray(pipe.decode(z, grid, "pil")[0].convert("RGB")))
                     continue
                 # the layout stage inside is the same step_blended call on the prompt alone (canvas_tokens=False)
                 out, layout = pipe(y_r, canvas, class_prompt=y_p, num_inference_steps=steps, true_cfg_scale=true_cfg,
@@ -357,3 +356,9 @@ def write_sweep(rows: list[SweepRow], out: Path, meta: dict) -> None:
     fig.tight_layout()
     fig.savefig(out / "sweep.png", dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":  # python -m experiments.blend_sweep sweep|pool …
+    from experiments.blend_sweep_cli import app
+
+    app()

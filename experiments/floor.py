@@ -1,4 +1,7 @@
-"""Issue 5's quality floor for the embedded default, read from a run's summary rows.
+"""The quality floor of the embedded default, read from a run's summary rows.
+
+    python -m experiments.floor RUN_DIR [--method NAME …] [--out TABLE.md]
+
 
 Identity is Sim(GT) divided by the ground truth's own Sim(GT) on the same suite (the same-identity bound
 the world's identity encoder reaches on real renders), so a row needs `ground_truth` in the same run.
@@ -55,3 +58,36 @@ def floor_table(summary: list[dict], methods: list[str]) -> str:
             cells.append("—" if v is None else f"{v:.3f}" + (" ✓" if v >= t.floor else ""))
         lines.append(f"| {t.name} | ≥ {t.floor:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    import typer
+    from rich.console import Console
+
+    from layercraft.eval.methods import DEFAULT_METHOD
+
+    app = typer.Typer(add_completion=False)
+    console = Console(soft_wrap=True)
+
+    @app.command()
+    def main(
+        run_dir: Path = typer.Argument(..., help="Run folder with ground_truth rows on 1P, 4P and lock."),
+        method: list[str] = typer.Option([DEFAULT_METHOD], help="Method row(s) to hold against the floor."),
+        out: Path = typer.Option(None, help="Also write the markdown table here."),
+    ) -> None:
+        """The quality floor (identity over the ground-truth bound, AP50, prompt accuracy, lock SSIM)."""
+        from layercraft.eval.records import load_records
+        from layercraft.eval.summary import summarize
+
+        table = floor_table(summarize(load_records(run_dir)), list(method))
+        console.print(table)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_text(table)
+            tmp.replace(out)
+            console.print(f"wrote {out}")
+
+    app()
