@@ -1,7 +1,7 @@
 """How exactly does the retouch's flow inversion come back? Plain vs fixed-point-refined inversion, side by side.
 
 Layout-and-Retouch inverts the layout image and regenerates it with the personalized model; whatever the
-inversion loses, the retouched image loses (measured in session 8: at 20 plain steps the person moves by 0.12
+inversion loses, the retouched image loses (measured: at 20 plain steps the person moves by 0.12
 of the image). For layout images of the λ1 sweep (held-out one-person prompts, step blending at λ1 with true
 CFG), each set-up (steps, fixed-point iterations) inverts the layout latent with the personalized model and
 regenerates it unguided — the retouch's paths without the swap — and reports: relative latent error
@@ -57,7 +57,7 @@ def main() -> None:
     grid = (size // pipe.stride, size // pipe.stride)
     detector = load_backends("world").detector
     setups = [tuple(int(x) for x in s.split(":")) for s in args.setups.split(",")]
-    # the sweep's layout images: the same prompts and noise as `eval blend-sweep`
+    # the sweep's layout images: the same prompts and noise as `python -m experiments.blend_sweep sweep`
     layouts = []
     for k, (y_p, y_r) in enumerate(sweep_prompts(args.prompts, size)):
         canvas = Canvas(width=size, height=size, prompt=y_r)

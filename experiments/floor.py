@@ -49,7 +49,7 @@ def floor_value(summary: list[dict], method: str, target: Target) -> float | Non
 
 def floor_table(summary: list[dict], methods: list[str]) -> str:
     """A markdown table: one row per target, one column per method, ✓ where the floor is reached."""
-    head = "| floor (issue 5) | target | " + " | ".join(f"`{m}`" for m in methods) + " |"
+    head = "| floor | target | " + " | ".join(f"`{m}`" for m in methods) + " |"
     lines = [head, "|" + "---|" * (2 + len(methods))]
     for t in TARGETS:
         cells = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the separately trained ablation variants (issues 6 and 8), one after another (2 CPU cores: never in
+# Train the separately trained ablation variants, one after another (2 CPU cores: never in
 # parallel). Each is resumable: run this again and finished runs are skipped, interrupted ones resume.
 # The vanilla text-to-image models come first: the LCP adapters are trained on vanilla-t2i, the DreamBooth LoRA
 # on vanilla-t2i-1p.

@@ -1,7 +1,9 @@
 """Seconds per image of the embedded default's sampling settings, measured side by side in one process.
 
 The settings alternate run by run (so a busy machine slows each alike) on the bundled demo canvas; prints the
-median per setting and its ratio to the first. Usage: .venv/bin/python scripts/bench_guidance.py [--repeats 5]
+median per setting and its ratio to the first. The last row runs the demo's setting with one transformer call per
+guidance branch instead of the default (prompt and negative prompt stacked into one call).
+Usage: .venv/bin/python scripts/bench_guidance.py [--repeats 5]
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from layercraft.examples import example_path
 from layercraft.pipelines.loading import load_pipeline
 
 SETTINGS = {  # name → pipeline keywords (the demo's lock blend throughout)
-    "20 steps, true CFG 3 (session 9's demo)": dict(num_inference_steps=20, true_cfg_scale=3.0),
+    "20 steps, true CFG 3": dict(num_inference_steps=20, true_cfg_scale=3.0),
     "20 steps, true CFG 3, canvas CFG 2": dict(num_inference_steps=20, true_cfg_scale=3.0, canvas_cfg_scale=2.0),
     "10 steps, true CFG 3, canvas CFG 2 (demo)": dict(num_inference_steps=10, true_cfg_scale=3.0,
                                                       canvas_cfg_scale=2.0),
+    "10 steps, true CFG 3, canvas CFG 2, branches unbatched": dict(num_inference_steps=10, true_cfg_scale=3.0,
+                                                                   canvas_cfg_scale=2.0, batch_guidance=False),
 }
 
 

@@ -11,7 +11,7 @@ as LayerComposer, Kontext and One-for-All attend):
   that changes across denoising steps (with a fixed, timestep-free modulation for condition
   tokens), so they are computed once and cached. Text is left out of what conditions see because
   text states are timestep-modulated in FLUX blocks. Text and noisy tokens still see everything:
-  their keys/values are recomputed every step anyway, so blocking text → noisy (as the issue first
+  their keys/values are recomputed every step anyway, so blocking text → noisy (as a first sketch
   would) buys no exactness, and leaving it open lets every cached step run without a mask, on SDPA's
   fused kernel.
 With both, segment i sees only itself.

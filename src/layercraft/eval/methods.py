@@ -1,6 +1,6 @@
 """Methods: what turns a case into an image — the model under test and the reference rows.
 
-Reference rows of every table (issue 6):
+Reference rows of every table:
 - `ground_truth`  — the target image itself (upper bound on identity, layout and attributes);
 - `collage`       — the canvas layers pasted over the background (copy-paste bound: CP = +1);
 - `base_t2i`      — the same pipeline and prompt with an empty canvas (floor: no canvas control);

@@ -82,7 +82,8 @@ def _delta(d: dict | None) -> str:
 
 
 def _blend_sweep(out: Path, replicate: str = "") -> str:
-    """The Layout-and-Retouch λ1 sweep section, when `eval blend-sweep` wrote OUT/blend_sweep/sweep.json; replicate
+    """The Layout-and-Retouch λ1 sweep section, when `python -m experiments.blend_sweep sweep` wrote
+    OUT/blend_sweep/sweep.json; replicate
     sweeps in its sub-folders (OUT/blend_sweep/NAME/sweep.json) follow it, each with its own verdict."""
     folder = f"blend_sweep/{replicate}" if replicate else "blend_sweep"
     path = out / folder / "sweep.json"
@@ -126,7 +127,8 @@ def _blend_sweep(out: Path, replicate: str = "") -> str:
 
 
 def _inversion_bench(out: Path) -> str:
-    """The flow-inversion check of `scripts/bench_inversion.py`, when it wrote OUT/blend_sweep/inversion.json."""
+    """The flow-inversion check of `python -m experiments.bench_inversion`, when it wrote
+    OUT/blend_sweep/inversion.json."""
     path = out / "blend_sweep" / "inversion.json"
     if not path.is_file():
         return ""

@@ -1,4 +1,4 @@
-"""`layercraft generate`: a project file + prompt → image. A typer sub-app; the lead mounts it."""
+"""`layercraft generate`: a project file + prompt → image. A typer sub-app mounted by `layercraft.cli`."""
 
 from __future__ import annotations
 

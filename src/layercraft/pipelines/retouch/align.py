@@ -6,7 +6,7 @@ reference's own place, pulling it away from the layout. SD UNets match features 
 needs no such step. Here the reference subject is moved into the layout's subject box before inversion — scaled to
 the box height, aspect kept, centred on the box, pasted over the layout image — so the late swap finds the subject's
 keys where the target's subject is. Opt-in (`align_reference=True`): on the embedded model it measured no effect on
-spread or identity (docs/eval/README.md, Layout-and-Retouch row), so the default is the paper's recipe as is.
+spread or identity (docs/findings/layout-retouch.md), so the default is the paper's recipe as is.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ class FluxDreamBoothTask:
         return loss, {"mse": loss.item()}
 
     def sample(self, model, step: int, out_dir: Path) -> None:
-        return None  # sampling is the retouch pipeline's (`layercraft eval blend-sweep`)
+        return None  # sampling is the retouch pipeline's (`python -m experiments.blend_sweep sweep`)
 
     def export(self, model, out_dir: Path) -> None:
         save_attention_lora(self.pipe, out_dir)
