@@ -154,6 +154,7 @@ def demo(
     loaded = time.perf_counter() - t0
     t0 = time.perf_counter()
     image = pipe(canvas.prompt, canvas, num_inference_steps=steps, true_cfg_scale=cfg, canvas_cfg_scale=canvas_cfg,
+                 negative_prompt="" if cfg > 1 else None,  # true CFG against the empty prompt
                  lock_blend=lock_blend, generator=torch.Generator().manual_seed(seed)).images[0].convert("RGB")
     took = time.perf_counter() - t0
     collage = composite(canvas).convert("RGB").resize(image.size)

@@ -27,7 +27,7 @@ class FakePipeline:
 
     def __call__(self, *, prompt: str, canvas: Canvas, num_inference_steps: int, guidance_scale: float,
                  true_cfg_scale: float, canvas_cfg_scale: float, lock_blend: float, generator: torch.Generator,
-                 scheme: str, callback_on_step_end, output_type: str = "pil"):
+                 scheme: str, callback_on_step_end, output_type: str = "pil", negative_prompt: str | None = None):
         self.calls.append({"prompt": prompt, "steps": num_inference_steps, "guidance": guidance_scale,
                            "true_cfg": true_cfg_scale, "canvas_cfg": canvas_cfg_scale,
                            "lock_blend": lock_blend, "scheme": scheme,

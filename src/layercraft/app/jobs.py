@@ -237,6 +237,7 @@ class GenerationService:
             s = job.settings
             out = pipe(prompt=job.canvas.prompt, canvas=job.canvas, num_inference_steps=s.steps,
                        guidance_scale=s.guidance, true_cfg_scale=s.true_cfg,
+                       negative_prompt="" if s.true_cfg > 1 else None,  # true CFG against the empty prompt
                        canvas_cfg_scale=s.canvas_cfg, lock_blend=s.lock_blend,
                        generator=torch.Generator("cpu").manual_seed(s.seed), scheme=s.scheme,
                        callback_on_step_end=on_step, output_type="pil")

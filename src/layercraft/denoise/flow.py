@@ -36,15 +36,22 @@ def velocity_from_clean(x_t: torch.Tensor, sigmas: torch.Tensor, x0: torch.Tenso
     return (x_t - x0) / _per_sample(sigmas, x_t)
 
 
-def flux_sigmas(scheduler, num_steps: int, n_noisy: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def flux_sigmas(scheduler, num_steps: int, n_noisy: int, device: torch.device | str = "cpu",
+                sigmas: list[float] | None = None) -> torch.Tensor:
     """FLUX's sampling grid for `num_steps` on an image of `n_noisy` tokens → (num_steps + 1,) float32, last = 0.
 
-    The linear grid 1 … 1/N is shifted by μ(n_noisy) (`calculate_shift`) through the flow-matching scheduler, as
-    FLUX's pipelines do."""
+    The linear grid 1 … 1/N (or the given `sigmas`, N values descending in (0, 1]) is shifted by μ(n_noisy)
+    (`calculate_shift`) through the flow-matching scheduler, as FLUX's pipelines do."""
+    if sigmas is None:
+        sigmas = np.linspace(1.0, 1 / num_steps, num_steps)
+    grid = np.asarray(sigmas, dtype=np.float64)
+    if grid.shape != (num_steps,) or not np.all(np.isfinite(grid)) or not np.all((grid > 0) & (grid <= 1)) \
+            or np.any(np.diff(grid) >= 0):
+        raise ValueError(f"sigmas must be {num_steps} descending values in (0, 1], got {list(sigmas)!r}")
     sc = scheduler.config
     mu = calculate_shift(n_noisy, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),
                          sc.get("base_shift", 0.5), sc.get("max_shift", 1.15))
-    retrieve_timesteps(scheduler, num_steps, device, sigmas=np.linspace(1.0, 1 / num_steps, num_steps), mu=mu)
+    retrieve_timesteps(scheduler, num_steps, device, sigmas=grid, mu=mu)
     return scheduler.sigmas.to(device, torch.float32)
 
 

@@ -151,8 +151,13 @@ def plan_canvas(canvas: Canvas, scheme: str | Scheme, grid: tuple[int, int], swi
 def build_inputs(encoders: Encoders, prompts: list[str], canvases: list[Canvas], scheme: str | Scheme,
                  switches: Switches, negative: list[str] | None = None,
                  identity_embeds: list[dict[str, torch.Tensor]] | None = None,
-                 guidance_scale: float = 3.5) -> DenoiserInputs:
-    """The denoiser inputs for a batch of canvases (one size) and their prompts."""
+                 guidance_scale: float = 3.5, *, text_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 negative_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 max_length: int | None = None) -> DenoiserInputs:
+    """The denoiser inputs for a batch of canvases (one size) and their prompts.
+
+    `text_embeds` / `negative_embeds` = (token states (B, T, D), pooled (B, Dp)) replace encoding `prompts` /
+    `negative`; `max_length` caps the prompt tokens (default: the encoders' own)."""
     enc, sw, sch = encoders, switches, get_scheme(scheme)
     grid = (canvases[0].height // enc.stride, canvases[0].width // enc.stride)
     device, dtype = enc.device, enc.dtype
@@ -160,8 +165,16 @@ def build_inputs(encoders: Encoders, prompts: list[str], canvases: list[Canvas],
     plans = [plan_canvas(c, sch, grid, sw) for c in canvases]
 
     # 1. text: prompt tokens (+ CCPA descriptor tokens at their block centres)
-    text, pooled = enc.encode_text(prompts, None)  # (B, T, D), (B, Dp)
-    neg_text, neg_pooled = enc.encode_text(negative, None) if negative is not None else (None, None)
+    text, pooled = _embeds(text_embeds, device, dtype) if text_embeds is not None else \
+        enc.encode_text(prompts, max_length)  # (B, T, D), (B, Dp)
+    neg_text, neg_pooled = None, None
+    if negative_embeds is not None:
+        neg_text, neg_pooled = _embeds(negative_embeds, device, dtype)
+    elif negative is not None:
+        neg_text, neg_pooled = enc.encode_text(negative, max_length)
+    if neg_text is not None and neg_text.shape[1] != text.shape[1]:
+        raise ValueError(f"negative prompt tokens ({neg_text.shape[1]}) and prompt tokens ({text.shape[1]}) differ "
+                         "in length; encode both to the same max_sequence_length")
     conds = encode_conditions(enc.vae, plans, sch, grid)
     batch = conds.batch
     txt_ids = torch.zeros(text.shape[1], 3)
@@ -190,6 +203,15 @@ def build_inputs(encoders: Encoders, prompts: list[str], canvases: list[Canvas],
                 if enc.guidance_embeds else None)
     return DenoiserInputs(text, pooled, neg_text, neg_pooled, txt_ids, img_ids, cond_tokens, conds, mask, identity,
                           sw, n_noisy, guidance)
+
+
+def _embeds(pair: tuple[torch.Tensor, torch.Tensor], device: torch.device,
+            dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    tokens, pooled = pair
+    if tokens.ndim != 3 or pooled.ndim != 2 or tokens.shape[0] != pooled.shape[0]:
+        raise ValueError(f"prompt embeddings must be (B, T, D) and pooled (B, Dp), got {tuple(tokens.shape)} and "
+                         f"{tuple(pooled.shape)}")
+    return tokens.to(device, dtype), pooled.to(device, dtype)
 
 
 def descriptor_text(encoders: Encoders, conds: CanvasConditions, grid: tuple[int, int], n_tokens: int,

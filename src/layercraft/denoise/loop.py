@@ -35,10 +35,13 @@ class Hook:
 
 def denoise(model: torch.nn.Module, velocity: Velocity, latents: torch.Tensor, sigmas: torch.Tensor,
             hooks: Sequence[Hook] = (), joint_attention_kwargs: dict | None = None,
-            progress: Callable[[], None] | None = None) -> torch.Tensor:
-    """latents (B, L, C·4) at σ = sigmas[0] → at σ = sigmas[-1] along `sigmas` (N + 1,) with `velocity`."""
+            progress: Callable[[], None] | None = None, interrupted: Callable[[], bool] | None = None) -> torch.Tensor:
+    """latents (B, L, C·4) at σ = sigmas[0] → at σ = sigmas[-1] along `sigmas` (N + 1,) with `velocity`.
+    `interrupted()` true before a step stops the loop there (the latents reached so far are returned)."""
     x = latents
     for i in range(len(sigmas) - 1):
+        if interrupted is not None and interrupted():
+            break
         sigma = sigmas[i].to(x.dtype)
         for h in hooks:
             x = h.before_step(i, sigma, x)

@@ -150,7 +150,8 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
             kw["identity_embeds"] = [identity_embeds(case, canvas, identity)]
         g = torch.Generator("cpu").manual_seed(case.seed + seed_offset)
         out = pipe(prompt=case.prompt, canvas=canvas, scheme=scheme, num_inference_steps=steps,
-                   guidance_scale=guidance, true_cfg_scale=true_cfg, generator=g, output_type="pil", **kw)
+                   guidance_scale=guidance, true_cfg_scale=true_cfg, negative_prompt="" if true_cfg > 1 else None,
+                   generator=g, output_type="pil", **kw)
         return out.images[0]
     return run
 

@@ -52,7 +52,8 @@ def generate(
     pipe = load_pipeline(model)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
-    image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, guidance_scale=guidance,
+    negative = "" if sampling["true_cfg_scale"] > 1 else None  # true CFG against the empty prompt
+    image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, guidance_scale=guidance, negative_prompt=negative,
                  generator=torch.Generator().manual_seed(seed), cache=cache, prune=prune, **sampling).images[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)

@@ -25,10 +25,11 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.loaders import FluxLoraLoaderMixin
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.utils import logging
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
-from ..canvas.types import Canvas
+from ..canvas.types import Canvas, Category
 from ..canvas.validate import validate_canvas
 from ..conditioning import DEFAULT_SCHEME, get_scheme, pack, unpack
 from ..denoise import (
@@ -47,6 +48,19 @@ from ..models.registry import get_spec
 from ..models.text import encode_flux, encode_single
 from ..models.transformer import LayercraftFluxTransformer
 from .lock_anchor import LockAnchorHook, lock_anchor
+
+logger = logging.get_logger(__name__)
+
+
+class _CurrentTimestep(Hook):
+    """Keeps `pipe.current_timestep` (t = 1000·σ, as diffusers) up to date during the loop."""
+
+    def __init__(self, pipe: Any, sigmas: torch.Tensor):
+        self.pipe, self.sigmas = pipe, sigmas
+
+    def before_step(self, i: int, sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        self.pipe._current_timestep = self.sigmas[i] * 1000
+        return x
 
 
 class StepCallback(Hook):
@@ -84,6 +98,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         self.vae_factor, self.latent_channels = latent_geometry(vae)
         self.stride = self.vae_factor * 2  # pixels per packed token side
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.stride)
+        self._guidance_scale, self._joint_attention_kwargs, self._num_timesteps = 3.5, None, 0
+        self._current_timestep, self._interrupt = None, False
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs: Any) -> LayeredCanvasPipeline:
@@ -150,13 +166,17 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
 
     def build_inputs(self, prompts: list[str], canvases: list[Canvas], scheme: str, switches: Switches,
                      negative: list[str] | None = None, identity_embeds: list[dict[str, torch.Tensor]] | None = None,
-                     guidance_scale: float = 3.5) -> DenoiserInputs:
+                     guidance_scale: float = 3.5, **embeds: Any) -> DenoiserInputs:
+        """`denoise.build_inputs` with this pipeline's encoders (`embeds`: its text_embeds / negative_embeds /
+        max_length keywords)."""
         return build_inputs(self.encoders(), prompts, canvases, scheme, switches, negative, identity_embeds,
-                            guidance_scale)
+                            guidance_scale, **embeds)
 
-    def sampling_sigmas(self, num_inference_steps: int, n_noisy: int) -> torch.Tensor:
-        """FLUX's shifted σ grid (num_inference_steps + 1,), last = 0, through this pipeline's scheduler."""
-        return flux_sigmas(self.scheduler, num_inference_steps, n_noisy, self._execution_device)
+    def sampling_sigmas(self, num_inference_steps: int, n_noisy: int,
+                        sigmas: list[float] | None = None) -> torch.Tensor:
+        """FLUX's shifted σ grid (num_inference_steps + 1,), last = 0, through this pipeline's scheduler; `sigmas`
+        (num_inference_steps values, descending) replaces the linear grid before the shift, as in diffusers."""
+        return flux_sigmas(self.scheduler, num_inference_steps, n_noisy, self._execution_device, sigmas)
 
     def initial_noise(self, batch: int, grid: tuple[int, int], generator: Any = None) -> torch.Tensor:
         """Packed Gaussian noise (B, L, C·4) for a (h, w) token grid, drawn as Flux draws it (spatial, then packed)."""
@@ -181,6 +201,41 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             return None  # non-square grids: the grid is not recoverable from the token count alone
         spatial = unpack(latents[:1].float(), (side, side))[None]  # (1, C, 2h, 2w)
         return self.image_processor.postprocess(from_latents(self.vae, spatial.to(self.vae.dtype)), "pil")[0]
+
+    # ---- diffusers-style state --------------------------------------------------------------------------------
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def joint_attention_kwargs(self) -> dict | None:
+        return self._joint_attention_kwargs
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @property
+    def current_timestep(self) -> torch.Tensor | None:
+        return self._current_timestep
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
+
+    def image_canvas(self, image: Image.Image, prompt: str = "", height: int | None = None,
+                     width: int | None = None) -> Canvas:
+        """A Kontext user's input image as a one-layer canvas: the image scaled to cover (width × height) — default
+        its own size rounded down to the token stride — locked, as Kontext keeps its context image."""
+        from ..canvas.builders import fit_in_box
+
+        if not isinstance(image, Image.Image):
+            raise TypeError(f"image must be a PIL image, got {type(image).__name__}")
+        w = width or max(self.stride, image.width // self.stride * self.stride)
+        h = height or max(self.stride, image.height // self.stride * self.stride)
+        layer = fit_in_box("image", image.convert("RGBA"), (0, 0, w, h), category=Category.background, locked=True,
+                           fit="cover")
+        return Canvas(width=w, height=h, layers=[layer], prompt=prompt)
 
     # ---- checks -------------------------------------------------------------------------------------------
     def check_inputs(self, *, prompts: list[str], canvases: list[Canvas], scheme: str, num_inference_steps: int,
@@ -228,8 +283,8 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     @torch.no_grad()
     def __call__(
         self,
-        prompt: str | list[str],
-        canvas: Canvas | list[Canvas],
+        prompt: str | list[str] | None = None,
+        canvas: Canvas | list[Canvas] | None = None,
         scheme: str = DEFAULT_SCHEME,
         num_inference_steps: int = 28,
         guidance_scale: float = 3.5,
@@ -259,6 +314,14 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         lock_blend: float = 0.0,
         joint_attention_kwargs: dict[str, Any] | None = None,
         batch_guidance: bool = True,
+        image: Image.Image | list[Image.Image] | None = None,
+        num_images_per_prompt: int = 1,
+        prompt_embeds: torch.Tensor | None = None,
+        pooled_prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        negative_pooled_prompt_embeds: torch.Tensor | None = None,
+        max_sequence_length: int | None = None,
+        sigmas: list[float] | None = None,
     ) -> ImagePipelineOutput | tuple:
         """`true_cfg_scale` s_t guides towards the prompt (a pass with the negative prompt, same canvas);
         `canvas_cfg_scale` s_c towards the canvas (a pass with the prompt and an empty canvas, the branch the
@@ -267,13 +330,40 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         1 turns either off. `lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers
         are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does.
         `batch_guidance` runs the guidance branches that share a canvas (prompt and negative prompt) as one stacked
-        transformer call (False: one call per branch; the same result up to float rounding)."""
+        transformer call (False: one call per branch; the same result up to float rounding).
+
+        As in `FluxKontextPipeline`: `image` (without `canvas`) is taken as a one-layer canvas; true CFG runs only
+        when a negative prompt (or its embeddings) is given — "" is a negative prompt; `prompt_embeds` +
+        `pooled_prompt_embeds` (and the negative pair) replace text encoding; `num_images_per_prompt` repeats each
+        (prompt, canvas); `sigmas` replaces the default σ grid (descending, in (0, 1]); `max_sequence_length` caps
+        the prompt tokens for this call; setting `pipe._interrupt = True` (e.g. in a callback) stops after the
+        current step."""
+        if canvas is None and image is not None:
+            images = image if isinstance(image, list) else [image]
+            texts = prompt if isinstance(prompt, list) else [prompt or ""] * len(images)
+            canvas = [self.image_canvas(im, t or "", height, width) for im, t in zip(images, texts, strict=True)]
+        if canvas is None:
+            raise ValueError("give a canvas (or an image, taken as a one-layer canvas)")
         canvases = [canvas] if isinstance(canvas, Canvas) else list(canvas)
+        if prompt is None and prompt_embeds is None:
+            raise ValueError("give a prompt or prompt_embeds")
+        if prompt is None:
+            prompt = [""] * len(canvases)
         prompts = [prompt] * len(canvases) if isinstance(prompt, str) else list(prompt)
-        do_cfg = true_cfg_scale > 1.0
+        if (prompt_embeds is None) != (pooled_prompt_embeds is None):
+            raise ValueError("prompt_embeds and pooled_prompt_embeds go together")
+        if (negative_prompt_embeds is None) != (negative_pooled_prompt_embeds is None):
+            raise ValueError("negative_prompt_embeds and negative_pooled_prompt_embeds go together")
+        if not isinstance(num_images_per_prompt, int) or num_images_per_prompt < 1:
+            raise ValueError(f"num_images_per_prompt must be an integer ≥ 1, got {num_images_per_prompt!r}")
+        has_negative = negative_prompt is not None or negative_prompt_embeds is not None
+        do_cfg = true_cfg_scale > 1.0 and has_negative
+        if true_cfg_scale > 1.0 and not has_negative:
+            logger.warning(f"true_cfg_scale {true_cfg_scale} has no effect without a negative prompt "
+                           "(pass negative_prompt='' to guide against the empty prompt)")
         negative = None
-        if do_cfg or negative_prompt is not None:
-            negative = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) \
+        if negative_prompt is not None:
+            negative = [negative_prompt] * len(prompts) if not isinstance(negative_prompt, list) \
                 else list(negative_prompt)
         switches = Switches(prune=prune, prune_rule=prune_rule, prune_tau=prune_tau, lock_ids=lock_ids,
                             isolation=isolation, modulation=modulation, ccpa=ccpa, ccpa_tokens=ccpa_tokens,
@@ -282,15 +372,29 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                           guidance_scale=guidance_scale, true_cfg_scale=true_cfg_scale, height=height, width=width,
                           negative=negative, identity_embeds=identity_embeds, switches=switches,
                           output_type=output_type, lock_blend=lock_blend, canvas_cfg_scale=canvas_cfg_scale)
+        n = num_images_per_prompt
+        if n > 1:  # each (prompt, canvas) n times, in order, as diffusers repeats prompts
+            canvases, prompts = [c for c in canvases for _ in range(n)], [t for t in prompts for _ in range(n)]
+            negative = None if negative is None else [t for t in negative for _ in range(n)]
+            identity_embeds = None if identity_embeds is None else [e for e in identity_embeds for _ in range(n)]
+        text = None if prompt_embeds is None else (prompt_embeds.repeat_interleave(n, 0),
+                                                   pooled_prompt_embeds.repeat_interleave(n, 0))
+        neg = None if negative_prompt_embeds is None or not do_cfg else (
+            negative_prompt_embeds.repeat_interleave(n, 0), negative_pooled_prompt_embeds.repeat_interleave(n, 0))
+        if text is not None and text[0].shape[0] != len(canvases):
+            raise ValueError(f"prompt_embeds hold {text[0].shape[0] // n} prompts for {len(canvases) // n} canvases")
+        self._guidance_scale, self._joint_attention_kwargs = guidance_scale, joint_attention_kwargs
+        self._current_timestep, self._interrupt = None, False
         # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
         inputs = self.build_inputs(prompts, canvases, scheme, switches, negative if do_cfg else None,
-                                   identity_embeds, guidance_scale)
+                                   identity_embeds, guidance_scale, text_embeds=text, negative_embeds=neg,
+                                   max_length=max_sequence_length)
         bare = None  # the canvas-dropped branch for canvas guidance: same prompts, no condition tokens
         if canvas_cfg_scale > 1.0:
             empty = [Canvas(width=c.width, height=c.height, prompt=c.prompt) for c in canvases]
             bare = self.build_inputs(prompts, empty, scheme, switches.replace(modulation=False), None, None,
-                                     guidance_scale)
-        guided = GuidedVelocity(guidance_branches(inputs, true_cfg_scale, canvas_cfg_scale, bare),
+                                     guidance_scale, text_embeds=text, max_length=max_sequence_length)
+        guided = GuidedVelocity(guidance_branches(inputs, true_cfg_scale if do_cfg else 1.0, canvas_cfg_scale, bare),
                                 batch=batch_guidance)
         grid = (canvases[0].height // self.stride, canvases[0].width // self.stride)
 
@@ -298,8 +402,9 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         if latents is None:
             latents = self.initial_noise(len(canvases), grid, generator)  # (B, L, C·4)
         latents = latents.to(self._execution_device, self.transformer.dtype)
-        sigmas = self.sampling_sigmas(num_inference_steps, inputs.n_noisy)
-        hooks: list[Hook] = []
+        sigmas = self.sampling_sigmas(num_inference_steps, inputs.n_noisy, sigmas)
+        self._num_timesteps = num_inference_steps
+        hooks: list[Hook] = [_CurrentTimestep(self, sigmas)]
         n_anchored = round(lock_blend * num_inference_steps)
         anchor = lock_anchor(self.vae, canvases, self.vae_factor, latents) if n_anchored else None
         if anchor is not None:
@@ -309,7 +414,9 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                                       {"prompt_embeds": inputs.text}))
         # 4. denoise
         with self.progress_bar(total=num_inference_steps) as bar:
-            latents = denoise(self.transformer, guided, latents, sigmas, hooks, joint_attention_kwargs, bar.update)
+            latents = denoise(self.transformer, guided, latents, sigmas, hooks, joint_attention_kwargs, bar.update,
+                              interrupted=lambda: self._interrupt)
+        self._current_timestep = None
 
         # 5. decode
         images = self.decode(latents, grid, output_type)
