@@ -1,7 +1,7 @@
 from typer.testing import CliRunner
 
 from layercraft.app.cli import app
-from layercraft.app.model import pick_device, pipeline_loader
+from layercraft.app.model import pipeline_loader
 
 
 def test_studio_refuses_a_missing_model_folder(tmp_path):
@@ -13,14 +13,14 @@ def test_studio_refuses_a_missing_model_folder(tmp_path):
 def test_studio_help_lists_the_options():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for option in ("--model", "--port", "--host", "--device", "--data-dir", "--queue-size", "--timeout"):
+    for option in ("--model", "--port", "--host", "--device", "--dtype", "--offload", "--data-dir", "--queue-size",
+                   "--timeout"):
         assert option in result.output
 
 
 def test_the_model_is_not_loaded_until_asked(tmp_path):
     load = pipeline_loader(tmp_path / "model", "cpu")  # nothing imported or read yet
     assert callable(load)
-    assert pick_device("cpu") == "cpu" and pick_device("auto") in {"cpu", "cuda"}
 
 
 def test_new_projects_start_from_the_models_measured_settings(tmp_path):
@@ -44,3 +44,9 @@ def test_new_projects_start_from_the_models_measured_settings(tmp_path):
         assert project["settings"]["seed"] == 0 and project["settings"]["scheme"] == "layercomposer"
     with studio_client(tmp_path / "plain") as client:
         assert new_project(client)["settings"]["canvas_cfg"] == 1.0
+
+
+def test_studio_refuses_a_bad_device_dtype_or_offload_on_cpu():
+    for bad, word in ((["--dtype", "int3"], "dtype"), (["--device", "cpu", "--offload"], "accelerator")):
+        result = CliRunner().invoke(app, ["--port", "0", *bad])
+        assert result.exit_code == 2 and word in result.output, result.output

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 import torch
+from diffusers import FirstBlockCacheConfig
 from lc_canvases import canvas
 from PIL import Image
 
@@ -118,3 +119,29 @@ def test_interrupt_stops_the_loop_and_state_is_exposed(pipe):
     i, t, n, current, g = seen[0]
     assert i == 0 and n == 4 and g == 2.5 and t == pytest.approx(current) and 0 < t <= 1000
     assert pipe.current_timestep is None and not _run(pipe, cv, num_inference_steps=1).isnan().any()
+
+
+def test_first_block_cache_runs_through_the_pipeline_and_skips_blocks_when_allowed(pipe):
+    cv = canvas(2)
+
+    def run(**kw):
+        return pipe("a man", cv, num_inference_steps=4, output_type="pt", negative_prompt="", true_cfg_scale=2.0,
+                    generator=torch.Generator().manual_seed(0), **kw).images
+
+    plain = run()
+    calls = []
+    hook = pipe.transformer.single_transformer_blocks[0].attn.register_forward_pre_hook(lambda *a: calls.append(1))
+    try:
+        pipe.transformer.enable_cache(FirstBlockCacheConfig(threshold=0.0))  # never similar enough: all blocks run
+        exact = run()
+        ran_all = len(calls)
+        pipe.transformer.disable_cache()
+        pipe.transformer.enable_cache(FirstBlockCacheConfig(threshold=1e6))  # always similar: later steps skip
+        calls.clear()
+        skipped = run()
+    finally:
+        hook.remove()
+        pipe.transformer.disable_cache()
+    torch.testing.assert_close(exact, plain, atol=1e-6, rtol=0)
+    assert ran_all == 4 and len(calls) == 1  # only the first step ran the later blocks
+    assert torch.isfinite(skipped).all() and not torch.allclose(skipped, plain)

@@ -195,7 +195,7 @@ def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
                                atol=1e-5, rtol=1e-5)
     # composed with true CFG: three branches per step (prompt and negative prompt in one stacked call)
     with Spy(pipe) as spy:
-        _run(pipe, cv, canvas_cfg_scale=2.0, true_cfg_scale=2.0, batch_guidance=False, **one)
+        _run(pipe, cv, canvas_cfg_scale=2.0, true_cfg_scale=2.0, negative_prompt="", batch_guidance=False, **one)
     assert len(spy.calls) == 3
 
 
@@ -203,8 +203,8 @@ def test_canvas_cfg_extrapolates_away_from_the_empty_canvas_branch(pipe):
                                     dict(scheme="anyphoto", isolation=True)])
 def test_canvas_cfg_works_with_every_scheme_and_the_condition_cache(pipe, kwargs):
     cv = canvas(2, locked=(0,), placed=kwargs.get("scheme") != "one_for_all")
-    plain = _run(pipe, cv, true_cfg_scale=2.0, **kwargs)
-    guided = _run(pipe, cv, true_cfg_scale=2.0, canvas_cfg_scale=2.0, **kwargs)
+    plain = _run(pipe, cv, true_cfg_scale=2.0, negative_prompt="", **kwargs)
+    guided = _run(pipe, cv, true_cfg_scale=2.0, negative_prompt="", canvas_cfg_scale=2.0, **kwargs)
     assert torch.isfinite(guided).all() and not torch.allclose(plain, guided)
 
 

@@ -29,6 +29,9 @@ def studio(
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default serves this machine only."),
     device: str = typer.Option("auto", "--device", help="torch device for the model: auto, cpu, cuda, cuda:1 ..."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (bf16 on accelerators and bf16-native CPUs, else fp32), "
+                              "float32, bfloat16, float16."),
+    offload: bool = typer.Option(False, "--offload", help="Model CPU offload onto the accelerator (low memory)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where projects are autosaved [~/.layercraft/studio]."),
     queue_size: int = typer.Option(4, "--queue-size", min=1, help="Jobs that may wait behind the running one."),
     timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds one generation may run."),
@@ -43,7 +46,17 @@ def studio(
     if model != "default" and model not in REGISTRY and not Path(model).exists():
         typer.echo(f"error: model folder not found: {model}", err=True)
         raise typer.Exit(1)
-    service = GenerationService(pipeline_loader(model, device), queue_size=queue_size, timeout_s=timeout,
+    from ..pipelines.loading import resolve_placement
+
+    try:  # refuse a bad device / dtype now, not at the first generation
+        target, _ = resolve_placement(device, dtype)
+        if offload and target == "cpu":
+            raise ValueError("--offload needs an accelerator device (model CPU offload onto it)")
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    service = GenerationService(pipeline_loader(model, device, dtype, offload), queue_size=queue_size,
+                                timeout_s=timeout,
                                 model_name=Path(model).name)
     config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model))
     typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")

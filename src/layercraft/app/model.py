@@ -7,25 +7,16 @@ from pathlib import Path
 from typing import Any
 
 
-def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def pipeline_loader(model: Path | str, device: str = "auto") -> Callable[[], Any]:
+def pipeline_loader(model: Path | str, device: str = "auto", dtype: str = "auto",
+                    offload: bool = False) -> Callable[[], Any]:
     """A function that loads the pipeline named `model` ('default', a registry name or a folder; see
-    `layercraft.pipelines.loading`) onto `device` when called."""
+    `layercraft.pipelines.loading`) onto `device` in `dtype` (`resolve_placement`) when called; `offload` keeps
+    components on the CPU until used (model CPU offload, accelerators only)."""
 
     def load() -> Any:
-        import torch
+        from ..pipelines.loading import load_pipeline, place_pipeline, resolve_placement
 
-        from ..pipelines.loading import load_pipeline
-
-        target = pick_device(device)
-        dtype = torch.bfloat16 if target.startswith("cuda") else torch.float32
-        return load_pipeline(str(model), dtype=dtype).to(target)
+        _, torch_dtype = resolve_placement(device, dtype)
+        return place_pipeline(load_pipeline(str(model), dtype=torch_dtype), device, dtype, offload)
 
     return load

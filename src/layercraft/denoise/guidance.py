@@ -13,6 +13,7 @@ cheaper per sample on CPU; `batch=False` runs every branch on its own.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -47,6 +48,7 @@ class _Call:
     members: list[int]  # branch indices, in stacking order
     negatives: tuple[bool, ...]
     cond: JointConditioning
+    name: str  # "cond", "uncond", "canvas_uncond" or a "+"-joined stack: the cache context of this call
 
 
 class GuidedVelocity:
@@ -64,7 +66,8 @@ class GuidedVelocity:
         for members in groups.values():
             inputs = branches[members[0]].inputs
             negatives = tuple(branches[k].negative for k in members)
-            self.calls.append(_Call(inputs, members, negatives, inputs.conditioning(repeat=len(members))))
+            name = "+".join(_branch_name(k, branches[k], branches[0]) for k in members)
+            self.calls.append(_Call(inputs, members, negatives, inputs.conditioning(repeat=len(members)), name))
 
     @property
     def passes(self) -> int:
@@ -75,10 +78,13 @@ class GuidedVelocity:
                           joint_attention_kwargs: dict | None = None) -> list[torch.Tensor]:
         """Each branch's velocity at x (B, L, C·4), in branch order."""
         out: list[torch.Tensor | None] = [None] * len(self.branches)
+        cache_context = getattr(model, "cache_context", None)  # diffusers' block caches keep state per call name
         for call in self.calls:
             r = len(call.members)
-            v = velocity(model, call.inputs, x.repeat(r, 1, 1) if r > 1 else x, sigma, call.cond, call.negatives,
-                         joint_attention_kwargs)
+            context = cache_context(call.name) if cache_context is not None else nullcontext()
+            with context:
+                v = velocity(model, call.inputs, x.repeat(r, 1, 1) if r > 1 else x, sigma, call.cond, call.negatives,
+                             joint_attention_kwargs)
             for k, part in zip(call.members, v.chunk(r), strict=True):
                 out[k] = part
         return out
@@ -87,6 +93,12 @@ class GuidedVelocity:
                  joint_attention_kwargs: dict | None = None) -> torch.Tensor:
         vs = self.branch_velocities(model, x, sigma, joint_attention_kwargs)
         return combine(vs, [br.weight for br in self.branches])
+
+
+def _branch_name(k: int, branch: Branch, positive: Branch) -> str:
+    if k == 0:
+        return "cond"
+    return "uncond" if branch.inputs is positive.inputs else "canvas_uncond"
 
 
 def combine(velocities: list[torch.Tensor], weights: list[float]) -> torch.Tensor:

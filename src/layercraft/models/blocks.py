@@ -96,3 +96,16 @@ class LayercraftSingleTransformerBlock(FluxSingleTransformerBlock):
         if hidden_states.dtype == torch.float16:
             hidden_states = hidden_states.clip(-65504, 65504)
         return hidden_states[:, :text_seq_len], hidden_states[:, text_seq_len:]
+
+
+def _register_with_diffusers_hooks() -> None:
+    """Our blocks return (encoder_hidden_states, hidden_states) exactly as FLUX's, so diffusers' block-level caches
+    (`enable_cache(FirstBlockCacheConfig(...))`, …) may treat them as FLUX blocks."""
+    from diffusers.hooks._helpers import TransformerBlockMetadata, TransformerBlockRegistry
+
+    for block in (LayercraftTransformerBlock, LayercraftSingleTransformerBlock):
+        TransformerBlockRegistry.register(model_class=block, metadata=TransformerBlockMetadata(
+            return_hidden_states_index=1, return_encoder_hidden_states_index=0))
+
+
+_register_with_diffusers_hooks()

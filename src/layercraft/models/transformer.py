@@ -20,9 +20,11 @@ latents, and the joint attention sequence is [text (T); noisy; conditions] — t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 from diffusers.configuration_utils import register_to_config
@@ -50,6 +52,23 @@ class JointConditioning:
     @property
     def n_cond(self) -> int:
         return self.segment.shape[1]
+
+
+def _control_schedule(samples: list[torch.Tensor] | None, n_blocks: int,
+                      repeat: bool = False) -> Callable[[int], torch.Tensor] | None:
+    """Which ControlNet residual follows block i, as stock FLUX spreads k residuals over n blocks (or, XLabs
+    style, repeats them)."""
+    if samples is None:
+        return None
+    if repeat:
+        return lambda i: samples[i % len(samples)]
+    interval = int(np.ceil(n_blocks / len(samples)))
+    return lambda i: samples[i // interval]
+
+
+def _is_extension_key(key: str) -> bool:
+    """A weight of a layercraft extension module (identity projector, DAM temperature generator)."""
+    return key.startswith("identity_projector.") or ".attn.temperature." in key
 
 
 def rotary_tables(pos_embed: nn.Module, txt_ids: torch.Tensor, img_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -117,10 +136,46 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         """
         model = cls(**{**{k: v for k, v in stock.config.items() if not k.startswith("_")}, **extensions})
         missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
-        new = [k for k in missing if not (k.startswith("identity_projector.") or ".attn.temperature." in k)]
+        new = [k for k in missing if not _is_extension_key(k)]
         if new or unexpected:
             raise ValueError(f"stock state dict does not fit: missing {new}, unexpected {unexpected}")
         return model if model.dtype == stock.dtype else model.to(stock.dtype)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, **kwargs: Any) -> LayercraftFluxTransformer:
+        """diffusers' loader, plus: extension modules the checkpoint lacks (a stock FLUX / Kontext checkpoint
+        loaded with `identity_embed_dim=…` or `dam_hidden_dim=…`) are built with their identity initialisation on
+        the device and dtype of the weights around them, never left on the meta device or uninitialised. Any other
+        missing weight is an error."""
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+        missing = list(info.get("missing_keys", []))
+        other = [k for k in missing if not _is_extension_key(k)]
+        if other:
+            raise ValueError(f"checkpoint lacks weights that are not layercraft extensions: {other[:8]}")
+        if missing:
+            model.init_extensions({k for k in missing if _is_extension_key(k)})
+        return (model, info) if want_info else model
+
+    def init_extensions(self, missing: set[str] | None = None) -> None:
+        """(Re)build the identity projector and DAM generators named in `missing` (all of them when None) with their
+        identity initialisation (zero offset, temperature 1), placed like the weights of the block they sit in."""
+        cfg = self.config
+        dim = cfg.num_attention_heads * cfg.attention_head_dim
+
+        def wanted(prefix: str) -> bool:
+            return missing is None or any(k.startswith(prefix) for k in missing)
+
+        for kind, blocks in (("transformer_blocks", self.transformer_blocks),
+                             ("single_transformer_blocks", self.single_transformer_blocks)):
+            for i, block in enumerate(blocks):
+                if cfg.dam_hidden_dim > 0 and wanted(f"{kind}.{i}.attn.temperature."):
+                    ref = block.attn.to_q.weight
+                    block.attn.temperature = TemperatureGenerator(dim, cfg.num_attention_heads, cfg.dam_hidden_dim,
+                                                                  cfg.dam_t_min).to(ref.device, ref.dtype)
+        if cfg.identity_embed_dim > 0 and wanted("identity_projector."):
+            ref = self.x_embedder.weight
+            self.identity_projector = IdentityProjector(cfg.identity_embed_dim, dim).to(ref.device, ref.dtype)
 
     def _token_modulation(self, temb: torch.Tensor, pooled: torch.Tensor, guidance: torch.Tensor | None,
                           cond: JointConditioning, n_noisy: int) -> TokenModulation | None:
@@ -168,7 +223,10 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         txt_ids: torch.Tensor = None,  # (T, 3) or (B, T, 3)
         guidance: torch.Tensor = None,  # (B,)
         joint_attention_kwargs: dict[str, Any] | None = None,
+        controlnet_block_samples: list[torch.Tensor] | None = None,  # [(B, L, D)] residuals on the noisy tokens
+        controlnet_single_block_samples: list[torch.Tensor] | None = None,
         return_dict: bool = True,
+        controlnet_blocks_repeat: bool = False,
         conditioning: JointConditioning | None = None,
     ) -> torch.Tensor | Transformer2DModelOutput:
         cond = conditioning
@@ -203,6 +261,9 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
 
         blocks = [("double", i, b) for i, b in enumerate(self.transformer_blocks)]
         blocks += [("single", i, b) for i, b in enumerate(self.single_transformer_blocks)]
+        control = {"double": _control_schedule(controlnet_block_samples, len(self.transformer_blocks),
+                                               controlnet_blocks_repeat),
+                   "single": _control_schedule(controlnet_single_block_samples, len(self.single_transformer_blocks))}
         for kind, i, block in blocks:
             kwargs = attn_kwargs if cache is None else {**attn_kwargs, "kv_cache": cache.view(f"{kind}.{i}")}
             if torch.is_grad_enabled() and self.gradient_checkpointing:
@@ -212,6 +273,9 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
                 encoder_hidden_states, hidden_states = block(
                     hidden_states=hidden_states, encoder_hidden_states=encoder_hidden_states, temb=temb,
                     image_rotary_emb=image_rotary_emb, joint_attention_kwargs=kwargs, token_mod=token_mod)
+            if control[kind] is not None:  # ControlNet residual on the noisy tokens (conditions untouched)
+                residual = control[kind](i)
+                hidden_states = torch.cat([hidden_states[:, :n_noisy] + residual, hidden_states[:, n_noisy:]], 1)
         if cache is not None:
             cache.filled = True
 

@@ -33,6 +33,11 @@ def generate(
     lora: Annotated[Path | None, typer.Option(help="a LoRA directory or .safetensors file to load")] = None,
     cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
     prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
+    device: Annotated[str, typer.Option(help="torch device: auto (the accelerator if any, else cpu), cpu, cuda, "
+                                             "cuda:N, mps")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto (bf16 on accelerators and bf16-native CPUs, else fp32), float32, "
+                                            "bfloat16, float16")] = "auto",
+    offload: Annotated[bool, typer.Option(help="model CPU offload onto the accelerator (low memory)")] = False,
     lock_blend: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="fraction of the steps that pull locked "
                                                      "layers back to the canvas (0: the model alone) [measured "
                                                      "setting, else 0]")] = None,
@@ -40,7 +45,7 @@ def generate(
     """Options left out take the model's measured settings (the embedded default's card), else plain defaults."""
     import torch
 
-    from .loading import load_pipeline, recommended_settings
+    from .loading import load_pipeline, place_pipeline, recommended_settings, resolve_placement
 
     rec = {"num_inference_steps": 20, "true_cfg_scale": 1.0, "canvas_cfg_scale": 1.0, "lock_blend": 0.0,
            **recommended_settings(model)}
@@ -48,8 +53,15 @@ def generate(
              "lock_blend": lock_blend}
     sampling = {k: rec[k] if v is None else v for k, v in given.items()}
 
+    try:
+        target, torch_dtype = resolve_placement(device, dtype)
+        if offload and target == "cpu":
+            raise ValueError("--offload needs an accelerator device (model CPU offload onto it)")
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     canvas = load_project(project)
-    pipe = load_pipeline(model)
+    pipe = place_pipeline(load_pipeline(model, dtype=torch_dtype), device, dtype, offload)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
     negative = "" if sampling["true_cfg_scale"] > 1 else None  # true CFG against the empty prompt

@@ -14,6 +14,7 @@ Schemes (how layers become condition tokens; all appended after the noisy latent
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import math
 from collections.abc import Callable
@@ -47,6 +48,15 @@ from ..models.autoencoder import from_latents, latent_geometry
 from ..models.registry import get_spec
 from ..models.text import encode_flux, encode_single
 from ..models.transformer import LayercraftFluxTransformer
+from .checkpoints import (
+    LOADING_KEYS,
+    component_kwargs,
+    is_own_save,
+    normalise_dtype_keyword,
+    read_model_index,
+    resolve_folder,
+    stock_model_index,
+)
 from .lock_anchor import LockAnchorHook, lock_anchor
 
 logger = logging.get_logger(__name__)
@@ -103,39 +113,59 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs: Any) -> LayeredCanvasPipeline:
-        """Loads our own saves and stock FLUX / Kontext directories alike: the transformer always comes up
-        as LayercraftFluxTransformer (stock weights load unchanged)."""
-        index_file = Path(path) / "model_index.json"
-        index = json.loads(index_file.read_text()) if index_file.is_file() else {}
-        if any(isinstance(v, list) and str(v[0]).startswith("layercraft") for v in index.values()):
-            return cls._load_own_save(Path(path), index, **kwargs)
+        """Loads our own saves and stock FLUX / Kontext checkpoints alike — a local folder or a hub id in the local
+        cache — and the transformer always comes up as LayercraftFluxTransformer (stock weights load unchanged).
+        Takes diffusers' loading keywords: `torch_dtype` or `dtype` (one dtype, or {component: dtype, "default":
+        dtype}), `device_map`, `quantization_config` (a PipelineQuantizationConfig or one for the transformer),
+        `variant`, `low_cpu_mem_usage`, `local_files_only`."""
+        kwargs = normalise_dtype_keyword(kwargs)
+        folder = resolve_folder(path, kwargs)
+        index = read_model_index(folder)
+        if is_own_save(index):
+            return cls._load_own_save(folder, index, **kwargs)
         if "transformer" not in kwargs and index.get("transformer", [None])[0] == "diffusers":
-            extra = {k: kwargs[k] for k in ("torch_dtype", "local_files_only") if k in kwargs}
-            kwargs["transformer"] = LayercraftFluxTransformer.from_pretrained(path, subfolder="transformer", **extra)
+            kwargs["transformer"] = LayercraftFluxTransformer.from_pretrained(
+                folder, subfolder="transformer", **component_kwargs("transformer", kwargs))
         if "max_sequence_length" not in kwargs:
             kwargs["max_sequence_length"] = index.get("max_sequence_length", 512)
-        return super().from_pretrained(path, **kwargs)
+        return super().from_pretrained(folder, **kwargs)
 
     @classmethod
     def _load_own_save(cls, path: Path, index: dict[str, Any], **kwargs: Any) -> LayeredCanvasPipeline:
-        """A directory written by our save_pretrained: components whose classes live in layercraft modules,
-        which diffusers' loader does not import, so each is loaded by its recorded (module, class)."""
-        dtype = kwargs.pop("torch_dtype", None)
+        """A directory written by our save_pretrained: each component loaded by its recorded (module, class), with
+        its share of the loading keywords (the transformer always as LayercraftFluxTransformer)."""
+        loading = {k: kwargs.pop(k) for k in LOADING_KEYS if k in kwargs}
+        accepted = set(inspect.signature(cls.__init__).parameters)
         components: dict[str, Any] = {}
         for name, entry in index.items():
-            if name.startswith("_") or not isinstance(entry, list) or name in kwargs:
+            if name.startswith("_") or not isinstance(entry, list) or name in kwargs or name not in accepted:
                 continue
             library, class_name = entry
             if library is None:
                 components[name] = None
                 continue
-            klass = getattr(importlib.import_module(library), class_name)
-            extra = {"torch_dtype": dtype} if dtype is not None and name in ("transformer", "vae") else {}
+            if name == "transformer":
+                klass = LayercraftFluxTransformer
+            else:
+                klass = getattr(importlib.import_module(library), class_name)
+            extra = {}
+            if isinstance(klass, type) and issubclass(klass, torch.nn.Module):
+                extra = component_kwargs(name, loading, is_diffusers=library != "transformers")
             if class_name == "BertModel":  # MiniLM is saved without its pooler (we pool ourselves)
                 extra["add_pooling_layer"] = False
             components[name] = klass.from_pretrained(path / name, **extra)
         max_len = kwargs.pop("max_sequence_length", index.get("max_sequence_length", 64))
         return cls(**components, **kwargs, max_sequence_length=max_len)
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:
+        """diffusers' save, with model_index.json naming the transformer by its stock class (same weights, key for
+        key) so that stock `DiffusionPipeline.from_pretrained` reads a save of stock-architecture components."""
+        super().save_pretrained(save_directory, **kwargs)
+        path = Path(save_directory) / "model_index.json"
+        index = stock_model_index(json.loads(path.read_text()), type(self).__name__)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
 
     @classmethod
     def from_spec(cls, name: str, seed: int = 0) -> LayeredCanvasPipeline:

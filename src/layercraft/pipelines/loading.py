@@ -53,6 +53,45 @@ def recommended_settings(model: str | Path = "default") -> dict:
     return dict(embedded_card().get("generation", {})) if str(model) == "default" else {}
 
 
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): without it bf16 matmuls are emulated and run
+    several times slower than fp32, so fp32 is the faster choice."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_placement(device: str = "auto", dtype: str = "auto") -> tuple[str, torch.dtype]:
+    """`--device` / `--dtype` as the CLI and studio take them → (torch device, dtype). auto: the accelerator when
+    there is one (bf16 where it supports it, else fp16), else the CPU in fp32 — bf16 only on CPUs that compute it
+    natively."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N, mps)") from err
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for but no CUDA device is available")
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device == "mps":
+            return device, torch.float16
+        return device, torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from auto, {', '.join(DTYPES)}")
+    return device, DTYPES[dtype]
+
+
 def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.float32,
                   seed: int = 0) -> LayeredCanvasPipeline:
     if str(model) == "default":
@@ -63,3 +102,17 @@ def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.f
         return LayeredCanvasPipeline.from_spec(str(model), seed=seed)
     raise ValueError(f"model {str(model)!r} is neither 'default', a registry name ({', '.join(sorted(REGISTRY))}) "
                      "nor a folder")
+
+
+def place_pipeline(pipe: LayeredCanvasPipeline, device: str = "auto", dtype: str = "auto",
+                   offload: bool = False) -> LayeredCanvasPipeline:
+    """The pipeline in the resolved dtype on the resolved device (`resolve_placement`); `offload`: model CPU offload
+    onto that accelerator instead (components move to it one at a time)."""
+    target, torch_dtype = resolve_placement(device, dtype)
+    pipe = pipe.to(dtype=torch_dtype)
+    if offload:
+        if target == "cpu":
+            raise ValueError("model CPU offload needs an accelerator device (--device cuda)")
+        pipe.enable_model_cpu_offload(device=target)
+        return pipe
+    return pipe.to(target)
