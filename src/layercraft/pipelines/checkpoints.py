@@ -2,7 +2,7 @@
 
 - `resolve_folder`: a local folder, or a Hugging Face hub id resolved to its snapshot folder in the local
   cache (`local_files_only=True` never touches the network);
-- `component_kwargs`: the loading keywords diffusers users pass (`torch_dtype` / `dtype`, a per-component
+- `component_kwargs`: the loading keywords diffusers users pass (`dtype` / `torch_dtype`, a per-component
   dtype dict with a `"default"`, `device_map`, `quantization_config`, `variant`, `low_cpu_mem_usage`)
   narrowed to one component;
 - `stock_model_index`: the model_index.json entries that let stock `DiffusionPipeline.from_pretrained` read a
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-LOADING_KEYS = ("torch_dtype", "device_map", "quantization_config", "variant", "low_cpu_mem_usage",
+LOADING_KEYS = ("dtype", "device_map", "quantization_config", "variant", "low_cpu_mem_usage",
                 "local_files_only")
 HUB_KEYS = ("cache_dir", "revision", "local_files_only", "token")
 OWN_PIPELINE_KEY = "_layercraft_pipeline"
@@ -27,12 +27,12 @@ STOCK_LIBRARIES = ("diffusers", "transformers")
 
 
 def normalise_dtype_keyword(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """diffusers' current `dtype=` keyword as `torch_dtype=`; both at once is an error."""
+    """The older `torch_dtype=` keyword as diffusers' and transformers' current `dtype=`; both is an error."""
     kwargs = dict(kwargs)
-    if "dtype" in kwargs:
-        if "torch_dtype" in kwargs:
+    if "torch_dtype" in kwargs:
+        if "dtype" in kwargs:
             raise ValueError("give dtype or torch_dtype, not both")
-        kwargs["torch_dtype"] = kwargs.pop("dtype")
+        kwargs["dtype"] = kwargs.pop("torch_dtype")
     return kwargs
 
 
@@ -63,19 +63,19 @@ def is_own_save(index: dict[str, Any]) -> bool:
                                             for v in index.values())
 
 
-def component_dtype(torch_dtype: Any, name: str) -> torch.dtype | None:
+def component_dtype(dtype: Any, name: str) -> torch.dtype | None:
     """The dtype for component `name` from a dtype or a {component: dtype, "default": dtype} dict."""
-    if isinstance(torch_dtype, dict):
-        return torch_dtype.get(name, torch_dtype.get("default"))
-    return torch_dtype
+    if isinstance(dtype, dict):
+        return dtype.get(name, dtype.get("default"))
+    return dtype
 
 
 def component_kwargs(name: str, kwargs: dict[str, Any], *, is_diffusers: bool = True) -> dict[str, Any]:
     """The loading keywords for one component's own `from_pretrained`."""
     out: dict[str, Any] = {}
-    dtype = component_dtype(kwargs.get("torch_dtype"), name)
+    dtype = component_dtype(kwargs.get("dtype"), name)
     if dtype is not None:
-        out["torch_dtype"] = dtype
+        out["dtype"] = dtype
     device_map = kwargs.get("device_map")
     if isinstance(device_map, dict):
         device_map = device_map.get(name)

@@ -115,7 +115,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     def from_pretrained(cls, path: str | Path, **kwargs: Any) -> LayeredCanvasPipeline:
         """Loads our own saves and stock FLUX / Kontext checkpoints alike — a local folder or a hub id in the local
         cache — and the transformer always comes up as LayercraftFluxTransformer (stock weights load unchanged).
-        Takes diffusers' loading keywords: `torch_dtype` or `dtype` (one dtype, or {component: dtype, "default":
+        Takes diffusers' loading keywords: `dtype` or `torch_dtype` (one dtype, or {component: dtype, "default":
         dtype}), `device_map`, `quantization_config` (a PipelineQuantizationConfig or one for the transformer),
         `variant`, `low_cpu_mem_usage`, `local_files_only`."""
         kwargs = normalise_dtype_keyword(kwargs)

@@ -36,7 +36,7 @@ def load_embedded(dtype: torch.dtype = torch.float32) -> LayeredCanvasPipeline:
             "`layercraft train configs/embedded-small.yaml` and export with scripts/export_embedded.py")
     spec = get_spec(EMBEDDED)
     components = spec.components()
-    components["transformer"] = LayercraftFluxTransformer.from_pretrained(weights, torch_dtype=dtype)
+    components["transformer"] = LayercraftFluxTransformer.from_pretrained(weights, dtype=dtype)
     return LayeredCanvasPipeline(scheduler=default_scheduler(), max_sequence_length=spec.max_sequence_length,
                                  **components)
 
@@ -97,7 +97,7 @@ def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.f
     if str(model) == "default":
         return load_embedded(dtype)
     if Path(model).is_dir():
-        return LayeredCanvasPipeline.from_pretrained(model, torch_dtype=dtype)
+        return LayeredCanvasPipeline.from_pretrained(model, dtype=dtype)
     if str(model) in REGISTRY:
         return LayeredCanvasPipeline.from_spec(str(model), seed=seed)
     raise ValueError(f"model {str(model)!r} is neither 'default', a registry name ({', '.join(sorted(REGISTRY))}) "
