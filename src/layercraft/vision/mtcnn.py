@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from .assets import model_path
@@ -113,18 +114,15 @@ def _regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
     return out
 
 
-def _crops(img: torch.Tensor, boxes: np.ndarray, size: int) -> torch.Tensor:
-    """Crops of the (1, 3, H, W) normalised image at integer `boxes` (zero outside), area-resized to size²."""
-    _, _, H, W = img.shape
-    out = []
-    for x0, y0, x1, y1 in np.floor(boxes[:, :4]).astype(np.int64):
-        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
-        patch = torch.zeros(1, 3, y1 - y0, x1 - x0)
-        sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-        if sx1 > sx0 and sy1 > sy0:
-            patch[:, :, sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[:, :, sy0:sy1, sx0:sx1]
-        out.append(F.interpolate(patch, size=(size, size), mode="area"))
-    return torch.cat(out) if out else torch.zeros(0, 3, size, size)
+def _crops(img: Image.Image, boxes: np.ndarray, size: int) -> torch.Tensor:
+    """Crops of the RGB image at integer `boxes` (black outside), area-averaged to size², normalised."""
+    if len(boxes) == 0:
+        return torch.zeros(0, 3, size, size)
+    out = np.empty((len(boxes), size, size, 3), np.uint8)
+    for k, (x0, y0, x1, y1) in enumerate(np.floor(boxes[:, :4]).astype(np.int64)):
+        box = (int(x0), int(y0), int(max(x1, x0 + 1)), int(max(y1, y0 + 1)))
+        out[k] = np.asarray(img.crop(box).resize((size, size), Image.Resampling.BOX))
+    return (torch.from_numpy(out).permute(0, 3, 1, 2).float() - 127.5) * 0.0078125
 
 
 @dataclass
@@ -164,6 +162,7 @@ class MTCNN:
     def detect(self, rgb: np.ndarray, min_face: float | None = None) -> Detections:
         """Faces in an (H, W, 3) uint8 RGB array, in its pixel coordinates."""
         h, w = rgb.shape[:2]
+        pil = Image.fromarray(np.asarray(rgb, np.uint8))
         img = (torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float() - 127.5) * 0.0078125
         t1, t2, t3 = self.thresholds
         found = []
@@ -185,7 +184,7 @@ class MTCNN:
         boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
         boxes = _square(np.concatenate([_regress(boxes[:, :4], boxes[:, 5:9]), boxes[:, 4:5]], 1))
 
-        reg, prob = self._batched(self.rnet, _crops(img, boxes, 24))
+        reg, prob = self._batched(self.rnet, _crops(pil, boxes, 24))
         keep = prob[:, 1] >= t2
         boxes, reg = boxes[keep], reg[keep]
         boxes[:, 4] = prob[keep, 1]
@@ -194,7 +193,7 @@ class MTCNN:
         k = nms(boxes[:, :4], boxes[:, 4], 0.7)
         boxes = _square(np.concatenate([_regress(boxes[k, :4], reg[k]), boxes[k, 4:5]], 1))
 
-        reg, pts, prob = self._batched(self.onet, _crops(img, boxes, 48))
+        reg, pts, prob = self._batched(self.onet, _crops(pil, boxes, 48))
         keep = prob[:, 1] >= t3
         boxes, reg, pts = boxes[keep], reg[keep], pts[keep]
         if len(boxes) == 0:

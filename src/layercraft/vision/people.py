@@ -8,8 +8,9 @@ around every detected face (small people get a mask at the model's full resoluti
 Splitting the mask into instances, seeded by the faces (`split_instances`): every mask pixel goes
 to the person whose *body prior* fits it best. A person's prior is a column hanging from the face:
 in units of the face size s, a pixel at (dx, dy) from the face centre costs |dx| / w(dy), with w
-growing from 0.6 (head) to 1.6 (shoulders, 1.5 s below the face centre) and more cost for pixels
-above the head. Pixels take the cheapest person; then each person keeps only the parts of its
+growing from 0.6 (head) to 1.8 (shoulders, 1.5 s below the face centre) and more cost for pixels
+above the head. A person whose face lies wholly below another's stands in front of them: the
+front person's column from the top of the head down costs the one behind 2 more. Pixels take the cheapest person; then each person keeps only the parts of its
 region connected to its face, and cut-off parts go to the neighbouring person they touch most
 (or to the cheapest other person; specks under 0.2 % of the photo that touch nobody are dropped).
 Without faces, each large connected part of the mask is one
@@ -109,7 +110,7 @@ def _body_cost(shape: tuple[int, int], face: Face, scale: float) -> np.ndarray:
     cx, cy = face.center * scale
     dx = np.abs(np.arange(w, dtype=np.float32) - cx)[None, :] / s
     dy = (np.arange(h, dtype=np.float32) - cy)[:, None] / s
-    width = 0.6 + np.clip(dy - 0.5, 0.0, 1.0)  # 0.6 at the head → 1.6 at the shoulders
+    width = 0.6 + 1.2 * np.clip(dy - 0.5, 0.0, 1.0)  # 0.6 at the head → 1.8 at the shoulders
     return dx / width + np.maximum(-0.7 - dy, 0.0) * 2.0
 
 
@@ -125,6 +126,16 @@ def split_instances(mask: np.ndarray, faces: list[Face], scale: float = 1.0, min
             labels[comp == k] = j + 1
         return labels
     cost = np.stack([_body_cost((h, w), f, scale) for f in faces])
+    # occlusion: a person whose face lies wholly below another's face stands in front of them, so
+    # within the front person's own column (head and body) the one behind is unlikely
+    top = np.arange(h, dtype=np.float32)[:, None]
+    for b, fb in enumerate(faces):
+        region = (cost[b] < 1.0) & (top > (fb.box[1] - 0.2 * fb.size) * scale)
+        if not region.any():
+            continue
+        for a, fa in enumerate(faces):
+            if a != b and fb.center[1] > fa.box[3]:
+                cost[a][region] += 2.0
     order = np.argsort(cost, axis=0)
     labels[mask] = order[0][mask] + 1
     # seed regions: the face box (shrunk) is always its own person's, even if the mask misses it
@@ -224,11 +235,13 @@ class PersonSegmenter:
             pad = 2
             bx0, by0 = max(0, xs.min() - pad), max(0, ys.min() - pad)
             bx1, by1 = min(sw, xs.max() + 1 + pad), min(sh, ys.max() + 1 + pad)
-            weight = ndimage.gaussian_filter(region.astype(np.float32), 0.7)[by0:by1, bx0:bx1]
-            soft = (prob[by0:by1, bx0:bx1] * weight).astype(np.float32)
+            soft = (prob * ndimage.gaussian_filter(region.astype(np.float32), 0.7)).astype(np.float32)
             x0, y0 = int(np.floor(bx0 / f[0])), int(np.floor(by0 / f[1]))
             x1, y1 = min(W, int(np.ceil(bx1 / f[0]))), min(H, int(np.ceil(by1 / f[1])))
-            alpha = np.asarray(Image.fromarray(soft, "F").resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR))
+            # one photo → working mapping for every person, so the layers' alphas add up to the mask
+            src = (x0 * f[0], y0 * f[1], x1 * f[0], y1 * f[1])
+            alpha = np.asarray(Image.fromarray(soft, "F").resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR,
+                                                                 box=src))
             alpha = (alpha.clip(0, 1) * 255 + 0.5).astype(np.uint8)
             face = faces[k - 1] if k - 1 < len(faces) else None
             people.append(Person(box=np.array([x0, y0, x1, y1]), alpha=alpha, face=face,
