@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
-
 from vision_photos import grace_path
 
 from layercraft.vision import FaceAnalyzer, PersonSegmenter, SubjectCutout

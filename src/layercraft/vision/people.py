@@ -10,13 +10,13 @@ to the person whose *body prior* fits it best. A person's prior is a column hang
 in units of the face size s, a pixel at (dx, dy) from the face centre costs |dx| / w(dy), with w
 growing from 0.6 (head) to 1.8 (shoulders, 1.5 s below the face centre) and more cost for pixels
 above the head. A person whose face lies wholly below another's stands in front of them: the
-front person's column from the top of the head down costs the one behind 2 more. Pixels take the cheapest person; then each person keeps only the parts of its
-region connected to its face, and cut-off parts go to the neighbouring person they touch most
-(or to the cheapest other person; specks under 0.2 % of the photo that touch nobody are dropped).
-Without faces, each large connected part of the mask is one
-person. Soft alpha: the mask probability times a slightly blurred one-hot of the labels, so the
-layers add up to the mask. docs/vision.md measures the split on group photos made from
-single-person photos.
+front person's column, from the top of the head down, costs the one behind 2 more. Pixels take
+the cheapest person; then each person keeps only the parts of its region connected to its face,
+and cut-off parts go to the neighbouring person they touch most (or to the cheapest other person;
+specks under 0.2 % of the photo that touch nobody are dropped). Without faces, each large
+connected part of the mask is one person. Soft alpha: the mask probability times a slightly
+blurred one-hot of the labels, so the layers add up to the mask. docs/vision.md measures the
+split on group photos made from single-person photos.
 """
 
 from __future__ import annotations
