@@ -85,13 +85,21 @@ def faces_cmd(
 def people_cmd(
     image: Path = typer.Argument(..., help="Photo."),
     out: Path = typer.Option(..., help="Folder for person-0.png, person-1.png… and people.json."),
+    mask_model: Path = typer.Option(None, help="A local transformers semantic-segmentation folder for the person "
+                                               "mask instead of the bundled model."),
 ) -> None:
     """One RGBA PNG per person (photo size, back to front) and people.json (box, face box, mask area)."""
     from ..canvas.images import save_image_atomic
     from .people import PersonSegmenter
 
     photo = _photo(image)
-    people = PersonSegmenter().split(photo)
+    if mask_model is not None:
+        from .backends import TransformersPersonMask
+
+        segmenter = PersonSegmenter(segmenter=TransformersPersonMask(mask_model), refine=False)
+    else:
+        segmenter = PersonSegmenter()
+    people = segmenter.split(photo)
     if not people:
         _fail(f"{image}: no person found")
     entries = []
@@ -125,11 +133,18 @@ def cutout_cmd(
 def compare_cmd(
     a: Path = typer.Argument(..., help="First photo (its largest face is used)."),
     b: Path = typer.Argument(..., help="Second photo."),
+    embedder: Path = typer.Option(None, help="A local ArcFace-style ONNX identity model instead of the bundled one."),
+    threshold: float = typer.Option(None, help="Same-person threshold for --embedder (cosine; default 0.3)."),
 ) -> None:
     """Identity similarity of the largest face in each photo, and same / different at the backend's threshold."""
     from .faces import FaceAnalyzer
 
-    analyzer = FaceAnalyzer()
+    if embedder is not None:
+        from .backends import OnnxFaceEmbedder
+
+        analyzer = FaceAnalyzer(embedder=OnnxFaceEmbedder(embedder, threshold=0.3 if threshold is None else threshold))
+    else:
+        analyzer = FaceAnalyzer()
     s, same = analyzer.compare(_photo(a), _photo(b), names=(str(a), str(b)))
     typer.echo(f"similarity {s:.3f} ({analyzer.embedder.name}, threshold {analyzer.threshold:g}): "
                f"{'same' if same else 'different'}")
