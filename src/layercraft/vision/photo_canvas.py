@@ -123,7 +123,10 @@ class PhotoCanvasBuilder:
     def build(self, photos: Sequence[Image.Image], *, prior: Image.Image | None = None,
               scheme: str = "layercomposer", order: Sequence[int] | None = None, size: int = 512,
               stride: int = 16, prompt: str = "", names: Sequence[str] | None = None,
-              locked: Sequence[int] = (), max_layers: int = MAX_LAYERS, rotate: bool = False) -> Canvas:
+              locked: Sequence[int] = (), max_layers: int = MAX_LAYERS, rotate: bool = False,
+              canvas_wh: tuple[int, int] | None = None) -> Canvas:
+        """The canvas (see the module docstring). `canvas_wh` fixes the canvas size instead of `size`
+        (the prior is then stretched onto it)."""
         if scheme not in SCHEMES:
             raise VisionError(f"unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
         if not photos:
@@ -138,12 +141,12 @@ class PhotoCanvasBuilder:
             prior_faces = self.analyzer.detect(prior)
             if not prior_faces:
                 raise NoFaceError("prior: no face found")
-            width, height = canvas_size(*prior.size, size, stride)
+            width, height = canvas_wh or canvas_size(*prior.size, size, stride)
             factor = np.array([width / prior.width, height / prior.height])
             targets = [prior_faces[i].landmarks * factor for i in match_order(len(photos), prior_faces, order)]
         else:
-            width, height = canvas_size(size, size, size, stride) if scheme == "anyphoto" else (
-                canvas_size(max(1, len(photos)) * 3, 4, size, stride))
+            width, height = canvas_wh or (canvas_size(size, size, size, stride) if scheme == "anyphoto" else
+                                          canvas_size(max(1, len(photos)) * 3, 4, size, stride))
             targets = None
         layers = []
         for k, photo in enumerate(photos):
