@@ -26,11 +26,12 @@ from PIL import Image
 from ..canvas.builders import fit_in_box, location_layer
 from ..canvas.types import Canvas, Category, Layer, Placement
 from ..canvas.validate import MAX_LAYERS
+from ..conditioning.schemes import ANYPHOTO, LAYERCOMPOSER
 from .errors import NoFaceError, VisionError
 from .faces import ARCFACE_TEMPLATE, Face, FaceAnalyzer, align_face
 from .people import PersonSegmenter
 
-SCHEMES = ("layercomposer", "anyphoto")
+SCHEMES = (LAYERCOMPOSER.name, ANYPHOTO.name)  # the schemes a canvas from photos is built for
 
 
 @dataclass
@@ -121,7 +122,7 @@ class PhotoCanvasBuilder:
         return Subject(crop, faces[0].landmarks - person.box[:2], faces[0], name)
 
     def build(self, photos: Sequence[Image.Image], *, prior: Image.Image | None = None,
-              scheme: str = "layercomposer", order: Sequence[int] | None = None, size: int = 512,
+              scheme: str = LAYERCOMPOSER.name, order: Sequence[int] | None = None, size: int = 512,
               stride: int = 16, prompt: str = "", names: Sequence[str] | None = None,
               locked: Sequence[int] = (), max_layers: int = MAX_LAYERS, rotate: bool = False,
               canvas_wh: tuple[int, int] | None = None) -> Canvas:
@@ -145,14 +146,14 @@ class PhotoCanvasBuilder:
             factor = np.array([width / prior.width, height / prior.height])
             targets = [prior_faces[i].landmarks * factor for i in match_order(len(photos), prior_faces, order)]
         else:
-            width, height = canvas_wh or (canvas_size(size, size, size, stride) if scheme == "anyphoto" else
+            width, height = canvas_wh or (canvas_size(size, size, size, stride) if scheme == ANYPHOTO.name else
                                           canvas_size(max(1, len(photos)) * 3, 4, size, stride))
             targets = None
         layers = []
         for k, photo in enumerate(photos):
-            lid = f"person{k}" if scheme == "layercomposer" else f"face{k}"
+            lid = f"person{k}" if scheme == LAYERCOMPOSER.name else f"face{k}"
             lock = k in locked
-            if scheme == "anyphoto":
+            if scheme == ANYPHOTO.name:
                 face = self.analyzer.largest(photo, embed=False, name=names[k])
                 crop = align_face(photo, face.landmarks, 112)
                 target = targets[k] if targets is not None else _row_face_target(k, len(photos), width, height)

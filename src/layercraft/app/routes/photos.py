@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...canvas import Category, Placement
 from ...canvas.validate import MAX_LAYERS
+from ...conditioning.schemes import DEFAULT_SCHEME
 from ...vision.assets import ModelMissingError
 from ...vision.errors import NoFaceError, PhotoError, VisionError
 from ..context import Studio, studio
@@ -108,7 +109,7 @@ def _build(photos: list[tuple[bytes, str]], prior: tuple[bytes, str] | None, sch
 
 @router.post("/from-photos", status_code=201)
 async def from_photos(project_id: str, request: Request, files: list[UploadFile] = File(...),
-                      prior: UploadFile | None = File(None), scheme: str = Form("layercomposer"),
+                      prior: UploadFile | None = File(None), scheme: str = Form(DEFAULT_SCHEME),
                       s: Studio = Depends(studio)) -> dict:
     """Add one layer per photo, faces placed on the prior's faces (or in a row without a prior)."""
     check_content_length(request, s.config.max_upload_bytes)
