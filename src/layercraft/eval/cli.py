@@ -64,7 +64,8 @@ def run(
     true_cfg: float = typer.Option(1.0, help="True classifier-free guidance scale (> 1: a negative pass per step)."),
     shard: str = typer.Option("0/1", help="'i/n': this process runs cases i, i+n, …; 'auto': accelerate rank."),
     variant: str = typer.Option(None, help="Record methods as METHOD@VARIANT (e.g. a differently trained model)."),
-    backends: str = typer.Option("auto", help="Perception backends: auto (world models if present) or none."),
+    backends: str = typer.Option("auto", help="Perception backends: auto (world models if present), world, "
+                                              "real (real-photo faces and people) or none."),
     clip: Path = typer.Option(None, help="Local CLIPModel directory for CLIP-T / CLIP-I."),
     dino: Path = typer.Option(None, help="Local Dinov2Model directory for DINO similarity."),
     match: str = typer.Option("box", help="Match generated to GT subjects by 'box' IoU or 'embedding'."),

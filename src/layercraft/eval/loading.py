@@ -1,7 +1,8 @@
 """Load what a run needs by name: the pipeline (registry spec or directory) and the perception backends.
 
 Backends are found by name in `BACKENDS`: `world` = the trained world perception models
-(`world_backends.py`); `auto` = `world` when `layercraft.world.perception` is installed, else none —
+(`world_backends.py`); `real` = the real-photo face and person models (`layercraft.vision`);
+`auto` = `world` when `layercraft.world.perception` is installed, else none —
 families without a backend are then recorded as skipped, and the CLI says which.
 """
 
@@ -19,7 +20,13 @@ def _world() -> Backends:
     return world_backends()
 
 
-BACKENDS: dict[str, Callable[[], Backends]] = {"none": Backends, "world": _world}
+def _real() -> Backends:
+    from ..vision.eval_backends import real_backends
+
+    return real_backends()
+
+
+BACKENDS: dict[str, Callable[[], Backends]] = {"none": Backends, "world": _world, "real": _real}
 
 
 def register_backends(name: str, factory: Callable[[], Backends]) -> None:
