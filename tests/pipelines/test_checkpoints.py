@@ -89,3 +89,9 @@ def test_extension_modules_on_stock_weights_start_as_identity(kontext_dir, low_c
               guidance=torch.tensor([3.5]))
     with torch.no_grad():
         torch.testing.assert_close(ours(**kw).sample, stock(**kw).sample, atol=1e-6, rtol=1e-6)
+
+
+def test_device_map_reaches_the_transformer(kontext_dir):
+    pipe = LayeredCanvasPipeline.from_pretrained(kontext_dir, device_map="cpu", max_sequence_length=8)
+    assert isinstance(pipe.transformer, LayercraftFluxTransformer) and pipe.transformer.device.type == "cpu"
+    assert getattr(pipe.transformer, "hf_device_map", None) is not None  # placed by the loader, not moved after
