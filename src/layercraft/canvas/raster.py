@@ -23,24 +23,34 @@ def _affine(layer: Layer, size: tuple[int, int]) -> np.ndarray:
     return rot @ move
 
 
-def _scaled(layer: Layer) -> Image.Image:
-    """The layer image flipped and resized by its placement scale (antialiased)."""
+def _flipped(layer: Layer) -> Image.Image:
     p = layer.placement
     img = layer.image
     if p.flip_h:
         img = ImageOps.mirror(img)
     if p.flip_v:
         img = ImageOps.flip(img)
-    if p.scale != 1.0:
-        w, h = img.size
-        img = img.resize((max(1, round(w * p.scale)), max(1, round(h * p.scale))), Image.Resampling.BICUBIC)
     return img
+
+
+def _scaled_size(layer: Layer) -> tuple[int, int]:
+    """Size of the layer image once resized by its placement scale (never 0)."""
+    w, h = layer.image.size
+    s = layer.placement.scale
+    return (w, h) if s == 1.0 else (max(1, round(w * s)), max(1, round(h * s)))
+
+
+def _scaled(layer: Layer) -> Image.Image:
+    """The layer image flipped and resized by its placement scale (antialiased)."""
+    img = _flipped(layer)
+    size = _scaled_size(layer)
+    return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
 
 
 def layer_to_canvas(layer: Layer) -> np.ndarray:
     """3×3 matrix from the layer's *original* image pixel coords to canvas pixel coords."""
     w, h = layer.image.size
-    sw, sh = _scaled(layer).size if layer.placement.scale != 1.0 else (w, h)
+    sw, sh = _scaled_size(layer)
     pre = np.diag([sw / w, sh / h, 1.0])
     p = layer.placement
     if p.flip_h:
@@ -54,20 +64,34 @@ def rasterize_layer(layer: Layer, width: int, height: int) -> np.ndarray:
     """The layer as a (height, width, 4) uint8 RGBA array at canvas size; outside is transparent.
 
     Integer translations without rotation are pasted pixel-exactly (locked layers stay lossless);
-    anything else resamples premultiplied RGBA bicubically so edges do not darken.
+    anything else resamples premultiplied RGBA bicubically so edges do not darken. Memory is
+    bounded by the canvas and the layer image, whatever the scale: only the part of the scaled
+    image that lands on the canvas is ever resampled.
     """
-    img = _scaled(layer)
     p = layer.placement
+    sw, sh = _scaled_size(layer)
     out = np.zeros((height, width, 4), np.uint8)
     if p.rotation % 360 == 0 and float(p.x).is_integer() and float(p.y).is_integer():
-        src = np.asarray(img)
         x0, y0 = int(p.x), int(p.y)
         cx0, cy0 = max(0, x0), max(0, y0)
-        cx1, cy1 = min(width, x0 + src.shape[1]), min(height, y0 + src.shape[0])
-        if cx1 > cx0 and cy1 > cy0:
-            out[cy0:cy1, cx0:cx1] = src[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        cx1, cy1 = min(width, x0 + sw), min(height, y0 + sh)
+        if cx1 <= cx0 or cy1 <= cy0:
+            return out
+        img = _flipped(layer)
+        if (sw, sh) == img.size:
+            out[cy0:cy1, cx0:cx1] = np.asarray(img)[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        else:  # the visible window of the full resize, computed alone (same filter, same sample centres)
+            fx, fy = img.width / sw, img.height / sh
+            box = ((cx0 - x0) * fx, (cy0 - y0) * fy, (cx1 - x0) * fx, (cy1 - y0) * fy)
+            out[cy0:cy1, cx0:cx1] = np.asarray(img.resize((cx1 - cx0, cy1 - cy0), Image.Resampling.BICUBIC, box=box))
         return out
-    inv = np.linalg.inv(_affine(layer, img.size))
+    w, h = layer.image.size
+    if sw * sh <= max(4 * width * height, w * h):  # resizing first is affordable (and antialiases downscales)
+        img = _scaled(layer)
+        inv = np.linalg.inv(_affine(layer, img.size))
+    else:  # a large upscale: sample the original image through the whole transform
+        img = _flipped(layer)
+        inv = np.linalg.inv(_affine(layer, (sw, sh)) @ np.diag([sw / w, sh / h, 1.0]))
     warped = img.convert("RGBa").transform(
         (width, height), Image.Transform.AFFINE, tuple(inv[:2].ravel()), Image.Resampling.BICUBIC
     )
