@@ -175,7 +175,8 @@ class _Reader:
         try:
             value = json.loads(data)
         except (ValueError, RecursionError, UnicodeDecodeError) as err:
-            raise CanvasError(f"{self.where}: {name} is not valid JSON ({type(err).__name__}: {err})") from None
+            detail = err if isinstance(err, json.JSONDecodeError) else f"{type(err).__name__}: {err}"
+            raise CanvasError(f"{self.where}: {name} is not valid JSON ({detail})") from None
         if not isinstance(value, dict):
             raise CanvasError(f"{self.where}: {name} must hold a JSON object")
         if not json_depth_ok(value, self.limits.max_json_depth):

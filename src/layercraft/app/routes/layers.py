@@ -25,7 +25,7 @@ async def upload_layer(project_id: str, request: Request, file: UploadFile = Fil
     with s.store.lock:
         s.store.get(project_id)  # 404 before reading a large body for nothing
     data = await read_capped(file, s.config.max_upload_bytes)
-    label = name or (file.filename or "upload")
+    label = name or (file.filename or "upload")[: s.config.limits.max_name_chars]
     image = await run_in_threadpool(decode_image, data, label, s.config.max_image_pixels)
     if remove_background:
         if s.remover is None:
@@ -34,6 +34,7 @@ async def upload_layer(project_id: str, request: Request, file: UploadFile = Fil
     with s.store.lock:
         doc = s.store.get(project_id)
         layer = doc.set_background(image, label) if background else doc.add_layer(image, label, category)
+        # (a name over the limits, or an image over the project's pixel budget, is refused with nothing changed)
         s.store.changed(doc)
         return {"layer_id": layer.id, "project": view(doc).model_dump(mode="json")}
 
