@@ -73,10 +73,10 @@ def test_bad_project_files_are_refused_by_name(tmp_path, mutate, message):
     _write_zip(path, members)
     with pytest.raises(CanvasError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_project(path)
-    # the CLI names the same problem, exits 1 and writes nothing
+    # the CLI names the same problem, exits 2 and writes nothing
     out = tmp_path / "render"
     res = CliRunner().invoke(app, ["canvas", "render", str(path), "--out", str(out)])
-    assert res.exit_code == 1 and message in res.output and not out.exists()
+    assert res.exit_code == 2 and message in res.output and not out.exists()
 
 
 def _edit_canvas(tmp_path, edit) -> pytest.ExceptionInfo:

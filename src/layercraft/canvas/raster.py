@@ -78,22 +78,31 @@ def rasterize_layer(layer: Layer, width: int, height: int) -> np.ndarray:
         if cx1 <= cx0 or cy1 <= cy0:
             return out
         img = _flipped(layer)
-        if (sw, sh) == img.size:
-            out[cy0:cy1, cx0:cx1] = np.asarray(img)[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        if (sw, sh) == img.size:  # crop first: only the visible window is ever copied
+            out[cy0:cy1, cx0:cx1] = np.asarray(img.crop((cx0 - x0, cy0 - y0, cx1 - x0, cy1 - y0)))
         else:  # the visible window of the full resize, computed alone (same filter, same sample centres)
             fx, fy = img.width / sw, img.height / sh
             box = ((cx0 - x0) * fx, (cy0 - y0) * fy, (cx1 - x0) * fx, (cy1 - y0) * fy)
             out[cy0:cy1, cx0:cx1] = np.asarray(img.resize((cx1 - cx0, cy1 - cy0), Image.Resampling.BICUBIC, box=box))
         return out
-    w, h = layer.image.size
-    if sw * sh <= max(4 * width * height, w * h):  # resizing first is affordable (and antialiases downscales)
-        img = _scaled(layer)
-        inv = np.linalg.inv(_affine(layer, img.size))
-    else:  # a large upscale: sample the original image through the whole transform
-        img = _flipped(layer)
-        inv = np.linalg.inv(_affine(layer, (sw, sh)) @ np.diag([sw / w, sh / h, 1.0]))
-    warped = img.convert("RGBa").transform(
-        (width, height), Image.Transform.AFFINE, tuple(inv[:2].ravel()), Image.Resampling.BICUBIC
+    # Rotated or sub-pixel: resample only the window of the scaled image that the canvas sees (its
+    # preimage's bounding box plus the bicubic support), so the cost follows the canvas, not the scale.
+    inv = np.linalg.inv(_affine(layer, (sw, sh)))  # canvas → scaled-image pixel coords
+    corners = inv @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], np.float64)
+    margin = 3
+    u0, v0 = (max(0, int(np.floor(corners[i].min())) - margin) for i in (0, 1))
+    u1, v1 = min(sw, int(np.ceil(corners[0].max())) + margin), min(sh, int(np.ceil(corners[1].max())) + margin)
+    if u1 <= u0 or v1 <= v0:
+        return out
+    img = _flipped(layer)
+    if (sw, sh) == img.size:
+        window = img.crop((u0, v0, u1, v1))
+    else:  # the window of the full resize, computed alone (same filter, same sample centres)
+        fx, fy = img.width / sw, img.height / sh
+        window = img.resize((u1 - u0, v1 - v0), Image.Resampling.BICUBIC, box=(u0 * fx, v0 * fy, u1 * fx, v1 * fy))
+    to_window = np.array([[1, 0, -u0], [0, 1, -v0], [0, 0, 1]], np.float64) @ inv
+    warped = window.convert("RGBa").transform(
+        (width, height), Image.Transform.AFFINE, tuple(to_window[:2].ravel()), Image.Resampling.BICUBIC
     )
     return np.asarray(warped.convert("RGBA"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 
 from .errors import CanvasError, LimitError
 from .limits import LIMITS
@@ -51,9 +50,12 @@ def validate_canvas(canvas: Canvas, stride: int = 16, max_layers: int = MAX_LAYE
         problems.append(str(err))
     if len(canvas.layers) > max_layers:
         problems.append(f"canvas has {len(canvas.layers)} layers, more than the limit of {max_layers}")
+    transparent: dict[int, bool] = {}  # by image: layers often share one
     for layer in canvas.all_layers():
-        alpha = np.asarray(layer.image)[..., 3]
-        if not alpha.any():
+        key = id(layer.image)
+        if key not in transparent:  # no opaque pixel (computed without copying the image)
+            transparent[key] = layer.image.getextrema()[3][1] == 0
+        if transparent[key]:
             problems.append(f"layer {layer.id!r} is fully transparent")
             continue
         if layer.placed:

@@ -34,8 +34,8 @@ def generate(
     model: Annotated[str, typer.Option(help="'default' (the embedded model), a registry name, or a pipeline / "
                                            "Kontext directory")] = "default",
     scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEMES)}")] = "layercomposer",
-    steps: Annotated[int | None, typer.Option(min=1, max=LIMITS.max_steps, help="sampling steps [the model's measured setting, else "
-                                                          "20]")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, max=LIMITS.max_steps, help="sampling steps [the model's "
+                                                                                "measured setting, else 20]")] = None,
     guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,
     true_cfg: Annotated[float | None, typer.Option(help="true CFG scale (> 1 runs a negative pass) [the model's "
                                                         "measured setting, else 1]")] = None,
