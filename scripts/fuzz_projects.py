@@ -255,22 +255,36 @@ def _vm_bytes() -> int:
     return 0
 
 
-def _rss_bytes() -> int:
+def _status_bytes(field_name: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field_name + ":"):
             return int(line.split()[1]) * 1024
     return 0
 
 
+def _reset_peak() -> None:
+    """Make VmHWM (peak RSS) start again from the current RSS (Linux ≥ 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def run_cli(path: Path, out_dir: Path, kind: str, memory_cap: int, time_cap_s: int = 30) -> Outcome:
-    """`layercraft canvas render PATH` in a forked child under RLIMIT_AS = current size + memory_cap."""
+    """`layercraft canvas render PATH` in a forked child under RLIMIT_AS = current size + memory_cap.
+
+    The peak is the child's own growth: VmHWM at the end minus VmRSS at the start (after a reset),
+    so pages shared with the parent are not counted.
+    """
     from layercraft.cli import app
 
     err_path = out_dir / "stderr.txt"
+    peak_path = out_dir / "peak.txt"
+    peak_path.unlink(missing_ok=True)
     t0 = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        code = 70
+        code, start = 70, 0
         try:
             fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(fd, 2)
@@ -281,6 +295,8 @@ def run_cli(path: Path, out_dir: Path, kind: str, memory_cap: int, time_cap_s: i
             limit = _vm_bytes() + memory_cap
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             signal.alarm(time_cap_s)
+            _reset_peak()
+            start = _status_bytes("VmRSS")
             app(args=["canvas", "render", str(path), "--out", str(out_dir / "render")], prog_name="layercraft")
             code = 0
         except SystemExit as exc:
@@ -293,13 +309,18 @@ def run_cli(path: Path, out_dir: Path, kind: str, memory_cap: int, time_cap_s: i
         finally:
             try:
                 sys.stderr.flush()
+                peak_path.write_text(f"{_status_bytes('VmHWM') - start}")
             finally:
                 os._exit(code)
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     stderr = err_path.read_text(errors="replace") if err_path.exists() else ""
-    return Outcome(kind, code, stderr, usage.ru_maxrss * 1024, seconds)
+    try:
+        peak = int(peak_path.read_text())
+    except (OSError, ValueError):  # killed before it could write: count its whole maximum
+        peak = usage.ru_maxrss * 1024
+    return Outcome(kind, code, stderr, peak, seconds)
 
 
 @dataclass
@@ -322,7 +343,7 @@ class Report:
 
 def fuzz(count: int, seed: int, *, budget_growth: int = 512 * MiB, memory_cap: int = 1536 * MiB,
          keep: Path | None = None, log=None) -> Report:
-    """Run `count` mutations; budget_growth bounds each run's peak RSS above the parent's at fork."""
+    """Run `count` mutations; budget_growth bounds each run's own peak RSS growth."""
     import layercraft.cli  # noqa: F401  (imported once, before forking)
 
     report = Report()
@@ -332,13 +353,11 @@ def fuzz(count: int, seed: int, *, budget_growth: int = 512 * MiB, memory_cap: i
         path = work / "fuzzed.lcp"
         for index, (kind, data) in zip(range(count), Mutator(seed), strict=False):
             path.write_bytes(data)
-            base = _rss_bytes()
             outcome = run_cli(path, work, kind, memory_cap)
-            growth = max(0, outcome.peak_bytes - base)
-            report.peak_growth = max(report.peak_growth, growth)
+            report.peak_growth = max(report.peak_growth, outcome.peak_bytes)
             report.runs += 1
             report.kinds[kind] += 1
-            problem = Outcome(kind, outcome.code, outcome.stderr, growth, outcome.seconds).problem(budget_growth)
+            problem = outcome.problem(budget_growth)
             if problem is not None:
                 report.failures.append((index, outcome, problem))
                 if keep is not None:

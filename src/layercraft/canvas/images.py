@@ -69,7 +69,7 @@ def load_image(source: bytes | str | Path, name: str = "image", max_pixels: int 
         raise ImageError(f"{name}: corrupt or truncated image ({err})") from None
     if w == 0 or h == 0:
         raise ImageError(f"{name}: image has zero size")
-    return img.convert("RGBA")
+    return img if img.mode == "RGBA" else img.convert("RGBA")  # no second copy of an RGBA image
 
 
 def save_image_atomic(img: Image.Image, path: str | Path) -> Path:

@@ -40,6 +40,20 @@ def _scaled_size(layer: Layer) -> tuple[int, int]:
     return (w, h) if s == 1.0 else (max(1, round(w * s)), max(1, round(h * s)))
 
 
+def _resize_window(img: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]) -> Image.Image:
+    """`img.resize(size, BICUBIC, box=box)`, reading only the source pixels the filter reaches.
+
+    The crop keeps the filter's whole support (or the true image edge) around the box, so the
+    result is the same as resizing from the full image, at a cost that follows the window.
+    """
+    fx, fy = (box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1]
+    mx, my = int(np.ceil(2 * max(fx, 1.0))) + 2, int(np.ceil(2 * max(fy, 1.0))) + 2  # bicubic support is 2
+    sx0, sy0 = max(0, int(np.floor(box[0])) - mx), max(0, int(np.floor(box[1])) - my)
+    sx1, sy1 = min(img.width, int(np.ceil(box[2])) + mx), min(img.height, int(np.ceil(box[3])) + my)
+    crop = img.crop((sx0, sy0, sx1, sy1))
+    return crop.resize(size, Image.Resampling.BICUBIC, box=(box[0] - sx0, box[1] - sy0, box[2] - sx0, box[3] - sy0))
+
+
 def _scaled(layer: Layer) -> Image.Image:
     """The layer image flipped and resized by its placement scale (antialiased)."""
     img = _flipped(layer)
@@ -83,7 +97,7 @@ def rasterize_layer(layer: Layer, width: int, height: int) -> np.ndarray:
         else:  # the visible window of the full resize, computed alone (same filter, same sample centres)
             fx, fy = img.width / sw, img.height / sh
             box = ((cx0 - x0) * fx, (cy0 - y0) * fy, (cx1 - x0) * fx, (cy1 - y0) * fy)
-            out[cy0:cy1, cx0:cx1] = np.asarray(img.resize((cx1 - cx0, cy1 - cy0), Image.Resampling.BICUBIC, box=box))
+            out[cy0:cy1, cx0:cx1] = np.asarray(_resize_window(img, (cx1 - cx0, cy1 - cy0), box))
         return out
     # Rotated or sub-pixel: resample only the window of the scaled image that the canvas sees (its
     # preimage's bounding box plus the bicubic support), so the cost follows the canvas, not the scale.
@@ -99,7 +113,7 @@ def rasterize_layer(layer: Layer, width: int, height: int) -> np.ndarray:
         window = img.crop((u0, v0, u1, v1))
     else:  # the window of the full resize, computed alone (same filter, same sample centres)
         fx, fy = img.width / sw, img.height / sh
-        window = img.resize((u1 - u0, v1 - v0), Image.Resampling.BICUBIC, box=(u0 * fx, v0 * fy, u1 * fx, v1 * fy))
+        window = _resize_window(img, (u1 - u0, v1 - v0), (u0 * fx, v0 * fy, u1 * fx, v1 * fy))
     to_window = np.array([[1, 0, -u0], [0, 1, -v0], [0, 0, 1]], np.float64) @ inv
     warped = window.convert("RGBa").transform(
         (width, height), Image.Transform.AFFINE, tuple(to_window[:2].ravel()), Image.Resampling.BICUBIC
