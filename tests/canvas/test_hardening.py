@@ -329,9 +329,9 @@ def test_generate_refuses_an_invalid_project_before_loading_a_model(tmp_path, mo
 def test_layer_ids_must_match_in_full(tmp_path, bad):
     with pytest.raises(ValueError, match="layer id"):
         Layer(id=bad, image=noise_image(4, 4, 1))
+    raw = json.dumps({"width": 64, "height": 64, "layers": [{"id": bad, "image": "images/a.png"}]})
     path = write_zip(tmp_path / "p.lcp", {"manifest.json": MANIFEST, "images/a.png": png(noise_image(8, 8, 1)),
-                                           "canvas.json": json.dumps({"width": 64, "height": 64,
-                                                                      "layers": [{"id": bad, "image": "images/a.png"}]})})
+                                           "canvas.json": raw})
     with pytest.raises(CanvasError, match="layer id"):
         load_project(path)
 

@@ -146,7 +146,8 @@ class Document:
         if len(self.canvas.layers) >= LIMITS.max_layers:
             raise LimitError(f"project {self.id!r} has {len(self.canvas.layers)} layers, the limit")
 
-    def add_layer(self, image: Image.Image, name: str, category: Category) -> Layer:
+    def add_layer(self, image: Image.Image, name: str, category: Category,
+                  budget: int = LIMITS.max_project_pixels) -> Layer:
         """A new unlocked layer on top, fitted inside 60% of the canvas, centred (cascaded a little)."""
         self._room_for_a_layer()
         c = self.canvas
@@ -157,12 +158,12 @@ class Document:
         y = round((c.height - h * scale) / 2) + shift
         layer = Layer(id=new_id("l", self._taken_ids()), name=name, image=image, category=category,
                       placement=Placement(x=x, y=y, scale=scale))
-        self.layer_images[layer.id] = self.add_image(image)
+        self.layer_images[layer.id] = self.add_image(image, budget)
         c.layers = [*c.layers, layer]
         self.revision += 1
         return layer
 
-    def set_background(self, image: Image.Image, name: str) -> Layer:
+    def set_background(self, image: Image.Image, name: str, budget: int = LIMITS.max_project_pixels) -> Layer:
         """Replace the background with `image` scaled to cover the canvas, centred and locked."""
         c = self.canvas
         w, h = image.size
@@ -170,7 +171,7 @@ class Document:
         layer = Layer(id=new_id("bg", self._taken_ids()), name=name, image=image, category=Category.background,
                       locked=True, placement=Placement(x=(c.width - w * scale) / 2, y=(c.height - h * scale) / 2,
                                                        scale=scale))
-        self.layer_images[layer.id] = self.add_image(image)
+        self.layer_images[layer.id] = self.add_image(image, budget)
         c.background = layer
         self.revision += 1
         return layer

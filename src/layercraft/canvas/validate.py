@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-
 from .errors import CanvasError, LimitError
 from .limits import LIMITS
 from .raster import rasterize_layer
