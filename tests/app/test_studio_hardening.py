@@ -303,3 +303,14 @@ def test_ids_with_a_trailing_newline_are_refused(client):
     r = client.put(f"/api/projects/{pid}", json={"canvas": state["canvas"], "settings": state["settings"]})
     assert r.status_code == 422 and "layer id" in r.text
     assert client.get(f"/api/projects/{pid}%0A").status_code == 404
+
+
+def test_info_and_the_docs_state_every_limit(client):
+    from dataclasses import asdict, fields
+    from pathlib import Path
+
+    from layercraft.canvas.limits import LIMITS, Limits
+
+    assert client.get("/api/info").json()["limits"] == asdict(LIMITS)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "app" / "README.md").read_text()
+    assert [f.name for f in fields(Limits) if f"`{f.name}`" not in docs] == []

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ..canvas import load_project, validate_canvas
-from ..canvas.limits import LIMITS, check_float
+from ..canvas.errors import OptionError
+from ..canvas.limits import LIMITS, check_float, check_text
 from ..refusals import RefusalCommand, RefusalGroup
 from .schemes import SCHEMES
 
@@ -60,6 +61,11 @@ def generate(
                                    ("--lock-blend", lock_blend, 0.0, 1.0)):
         if value is not None:
             check_float(name, value, low, high)
+    if prompt is not None:
+        try:
+            check_text(prompt, "--prompt", LIMITS.max_prompt_chars)
+        except ValueError as err:
+            raise OptionError(str(err)) from None
     canvas = load_project(project)  # a bad project is refused before the model loads
     validate_canvas(canvas, stride=LIMITS.stride)
 
