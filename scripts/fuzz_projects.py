@@ -101,17 +101,19 @@ def _set(root, path: tuple, value):
 
 
 class Mutator:
-    def __init__(self, seed: int, base: bytes | None = None) -> None:
+    def __init__(self, seed: int, base: bytes | None = None, big_side: int = 4096) -> None:
         self.rng = random.Random(seed)
+        self.big_side = big_side  # side of the large image the amplification mutations share
         self.base = base if base is not None else bundled()
         self.members = _members(self.base)
         self.canvas = json.loads(self.members["canvas.json"])
         self.manifest = json.loads(self.members["manifest.json"])
         self._big: bytes | None = None
+        self._zeros: bytes | None = None
 
     def big(self) -> bytes:
         if self._big is None:
-            self._big = big_honest_png(4096)
+            self._big = big_honest_png(self.big_side)
         return self._big
 
     # ---- raw byte damage ---------------------------------------------------------------------
@@ -174,8 +176,10 @@ class Mutator:
             members["images/p0.png"] = png_claiming(4096, 4096, b"\0" * 100)
         elif kind == "claims-huge":
             members["images/p0.png"] = png_claiming(100_000, 100_000)
-        elif kind == "entry-bomb":
-            members["images/p0.png"] = b"\0" * (80 * MiB)  # deflates to ~80 KB, inflates past the entry limit
+        elif kind == "entry-bomb":  # deflates to ~80 KB, inflates past the entry limit
+            if self._zeros is None:
+                self._zeros = _zip({**members, "images/p0.png": b"\0" * (80 * MiB)})
+            return self._zeros
         else:  # distinct large images: the project's pixel budget
             canvas = json.loads(json.dumps(self.canvas))
             for k, layer in enumerate(canvas["layers"]):
@@ -342,7 +346,7 @@ class Report:
 
 
 def fuzz(count: int, seed: int, *, budget_growth: int = 512 * MiB, memory_cap: int = 1536 * MiB,
-         keep: Path | None = None, log=None) -> Report:
+         keep: Path | None = None, log=None, big_side: int = 4096) -> Report:
     """Run `count` mutations; budget_growth bounds each run's own peak RSS growth."""
     import layercraft.cli  # noqa: F401  (imported once, before forking)
 
@@ -351,7 +355,7 @@ def fuzz(count: int, seed: int, *, budget_growth: int = 512 * MiB, memory_cap: i
     with tempfile.TemporaryDirectory(prefix="layercraft-fuzz-") as tmp:
         work = Path(tmp)
         path = work / "fuzzed.lcp"
-        for index, (kind, data) in zip(range(count), Mutator(seed), strict=False):
+        for index, (kind, data) in zip(range(count), Mutator(seed, big_side=big_side), strict=False):
             path.write_bytes(data)
             outcome = run_cli(path, work, kind, memory_cap)
             report.peak_growth = max(report.peak_growth, outcome.peak_bytes)

@@ -86,7 +86,8 @@ def save_image_atomic(img: Image.Image, path: str | Path) -> Path:
     return path
 
 
-def encode_png(img: Image.Image) -> bytes:
+def encode_png(img: Image.Image, compress_level: int = 6) -> bytes:
+    """PNG bytes; compress_level 1 is often 10× faster than the default 6 for a few percent more bytes."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()

@@ -120,6 +120,8 @@ def rotate_checkpoints(output_dir: Path, keep: int) -> list[Path]:
 
 def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     out = Path(cfg.output_dir)
+    if latest_checkpoint(out) is not None:
+        check_resume(cfg, out)  # before any set-up: a refused resume costs nothing
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
         mixed_precision=cfg.mixed_precision,
@@ -150,8 +152,6 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
 
     log = out / "log.jsonl"
     resume = latest_checkpoint(out)
-    if resume is not None:
-        check_resume(cfg, out)
     if accelerator.is_main_process:
         for p in (out / "checkpoints").glob("checkpoint_*"):
             if not (p / COMPLETE).exists():  # left by a crash mid-save

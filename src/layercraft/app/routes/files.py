@@ -34,7 +34,7 @@ def _load_bytes(data: bytes, s: Studio) -> Canvas:
 
 def _save_bytes(canvas: Canvas) -> bytes:
     with tempfile.TemporaryDirectory(prefix="layercraft-export-") as tmp:
-        return save_project(canvas, Path(tmp) / "export.lcp").read_bytes()
+        return save_project(canvas, Path(tmp) / "export.lcp", compress_level=1).read_bytes()
 
 
 def _display_name(filename: str | None, max_chars: int) -> str:
