@@ -314,3 +314,27 @@ def test_info_and_the_docs_state_every_limit(client):
     assert client.get("/api/info").json()["limits"] == asdict(LIMITS)
     docs = (Path(__file__).resolve().parents[2] / "docs" / "app" / "README.md").read_text()
     assert [f.name for f in fields(Limits) if f"`{f.name}`" not in docs] == []
+
+
+def test_fuzzed_imports_are_created_or_refused_with_4xx(client):
+    import importlib.util
+    import sys
+    import warnings
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "fuzz_projects.py"
+    spec = importlib.util.spec_from_file_location("fuzz_projects_for_api", script)
+    fuzz = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = fuzz  # its dataclasses look their module up
+    spec.loader.exec_module(fuzz)
+    statuses = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for _, (kind, data) in zip(range(80), fuzz.Mutator(3, big_side=1024), strict=False):
+            r = _import(client, data)
+            assert r.status_code in (201, 413, 415, 422), (kind, r.status_code, r.text)
+            assert r.json().get("error", {}).get("code") != "internal_error"
+            if r.status_code == 201:  # what was created can be served
+                assert client.get(f"/api/projects/{r.json()['id']}").status_code == 200
+            statuses.append(r.status_code)
+    assert 201 in statuses and 422 in statuses
