@@ -50,7 +50,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         with example_path().open("rb") as f:
-            pid = httpx.post(f"{url}/api/projects/import", files={"file": ("four-friends.lcp", f)}).json()["id"]
+            pid = httpx.post(f"{url}/api/projects/import", files={"file": ("four-friends.lcp", f)},
+                             headers={"X-Layercraft-Studio": "1"}).json()["id"]  # as the studio page sends it
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1500, "height": 900})

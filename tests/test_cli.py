@@ -26,9 +26,10 @@ def test_bad_project_gives_error_and_exit_code(tmp_path):
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("manifest.json", "{}")
     res = runner.invoke(app, ["canvas", "validate", str(bad)])
-    assert res.exit_code == 1 and "format is None" in res.output
+    assert res.exit_code == 2 and "format is None" in res.stderr
     res = runner.invoke(app, ["canvas", "validate", str(example_path()), "--stride", "96"])
-    assert res.exit_code == 1 and "not a multiple of the model stride 96" in res.output
+    assert res.exit_code == 2 and "not a multiple of the model stride 96" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("error: ")
 
 
 def test_bundled_example_matches_its_builder():

@@ -8,21 +8,25 @@ import typer
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .app.cli import app as studio_app
-from .canvas import CanvasError, composite, load_project, preview, rasterize, validate_canvas
+from .canvas import composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
+from .canvas.limits import LIMITS, one_line
 from .conditioning import DEFAULT_SCHEME, SCHEME_NAMES, token_report
 from .eval.cli import app as eval_app
 from .examples import example_path
 from .pipelines.cli import app as generate_app
+from .refusals import RefusalGroup
 from .vision.cli import app as vision_app
 from .vision.cli import from_photos_cmd
 from .world.cli import app as world_app
 
 app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized image generation.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas project files.", no_args_is_help=True)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=RefusalGroup)
+canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas project files.", no_args_is_help=True,
+                         cls=RefusalGroup)
 app.add_typer(canvas_app, name="canvas")
 app.add_typer(world_app, name="world")
 app.add_typer(studio_app)
@@ -36,38 +40,47 @@ SCHEMES = SCHEME_NAMES
 
 
 def _load(path: Path):
-    try:
-        return load_project(path)
-    except CanvasError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from None
+    """The project, or a refusal (one line on stderr, exit code 2) naming what is wrong with it."""
+    return load_project(path)
+
+
+def _text(value: str) -> str:
+    """Text from a project, safe for any terminal (control characters escaped)."""
+    return one_line(value)
 
 
 @canvas_app.command("info")
 def canvas_info(
     project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
     scheme: str = typer.Option(DEFAULT_SCHEME, help=f"Position scheme for token counts: {', '.join(SCHEMES)}."),
-    token_px: int = typer.Option(8, help="Pixels per condition token side (VAE factor × patch)."),
+    token_px: int = typer.Option(8, min=1, max=LIMITS.max_side,
+                                 help="Pixels per condition token side (VAE factor × patch)."),
 ) -> None:
     """Show the canvas, its layers (z-order, lock, category, box) and condition tokens per layer."""
+    if scheme not in SCHEMES:
+        raise typer.BadParameter(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}", param_hint="--scheme")
     c = _load(project)
-    console.print(f"[bold]{project}[/bold]  {c.width}×{c.height}  format v{c.version}")
-    console.print(f"prompt: {c.prompt!r}")
+    console.print(f"[bold]{_text(str(project))}[/bold]  {c.width}×{c.height}  format v{c.version}", markup=False)
+    console.print(f"prompt: {_text(repr(c.prompt))}", markup=False)
     grid = (c.height // token_px, c.width // token_px)
-    try:
-        tokens = token_report(c, scheme, grid)
-    except ValueError as err:
-        console.print(f"[yellow]no token counts:[/yellow] {err}")
-        tokens = None
+    tokens = None
+    if min(grid) == 0:
+        console.print(f"no token counts: the {c.width}×{c.height} canvas is smaller than one {token_px}-pixel token",
+                      markup=False)
+    else:
+        try:
+            tokens = token_report(c, scheme, grid)
+        except (ValueError, ZeroDivisionError) as err:
+            console.print(f"no token counts: {_text(str(err))}", markup=False)
     table = Table("z", "id", "name", "category", "locked", "visible", "box", "tokens", "descriptor")
     rasters = {r.id: r for r in rasterize(c)}
     for z, layer in enumerate(c.all_layers()):
         r = rasters.get(layer.id)
         box = r.box if r is not None else None
         n = tokens.per_layer.get(layer.id, "") if tokens else ""
-        table.add_row(str(z), layer.id, layer.name, layer.category.value, "🔒" if layer.locked else "",
+        table.add_row(str(z), layer.id, Text(_text(layer.name)), layer.category.value, "🔒" if layer.locked else "",
                       "yes" if layer.visible else "no", str(box) if layer.placed else "reference", str(n),
-                      layer.descriptor or "")
+                      Text(_text(layer.descriptor or "")))
     console.print(table)
     if tokens:
         console.print(f"{scheme}: {tokens.total} condition tokens (unpruned {tokens.unpruned}), "
@@ -77,17 +90,15 @@ def canvas_info(
 @canvas_app.command("validate")
 def canvas_validate(
     project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
-    stride: int = typer.Option(16, help="Model stride the canvas size must divide by."),
-    max_layers: int = typer.Option(32, help="Largest number of layers accepted."),
+    stride: int = typer.Option(LIMITS.stride, min=1, max=LIMITS.max_side,
+                               help="Model stride the canvas size must divide by."),
+    max_layers: int = typer.Option(LIMITS.max_layers, min=0, max=LIMITS.max_layers,
+                                   help="Largest number of layers accepted."),
 ) -> None:
-    """Check a project file; exit 1 with every problem named, else print OK."""
+    """Check a project file; exit 2 with every problem named on one line, else print OK."""
     c = _load(project)
-    try:
-        validate_canvas(c, stride=stride, max_layers=max_layers)
-    except CanvasError as err:
-        console.print(f"[red]invalid:[/red] {err}")
-        raise typer.Exit(1) from None
-    console.print(f"[green]OK[/green] {project}: {len(c.layers)} layers, {c.width}×{c.height}")
+    validate_canvas(c, stride=stride, max_layers=max_layers)
+    console.print(f"[green]OK[/green] {_text(str(project))}: {len(c.layers)} layers, {c.width}×{c.height}")
 
 
 @canvas_app.command("render")
@@ -95,17 +106,14 @@ def canvas_render(
     project: Path = typer.Argument(..., help="Project file (.lcp zip)."),
     out: Path = typer.Option(Path("out/canvas"), help="Folder for collage.png, preview.png and layers/."),
     layers: bool = typer.Option(False, help="Also write each rasterized layer as layers/<id>.png."),
-    stride: int = typer.Option(1, help="Also require the canvas size to divide by this model stride."),
+    stride: int = typer.Option(1, min=1, max=LIMITS.max_side,
+                               help="Also require the canvas size to divide by this model stride."),
 ) -> None:
     """Write the collage (layers composited by z-order) and an annotated preview.
 
     The canvas is validated first; an invalid one writes nothing."""
     c = _load(project)
-    try:
-        validate_canvas(c, stride=stride)
-    except CanvasError as err:
-        console.print(f"[red]invalid:[/red] {err}")
-        raise typer.Exit(1) from None
+    validate_canvas(c, stride=stride)
     images = {"collage.png": composite(c), "preview.png": preview(c)}
     if layers:
         images.update({f"layers/{r.id}.png": Image.fromarray(r.rgba, "RGBA") for r in rasterize(c)})

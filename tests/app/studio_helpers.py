@@ -27,8 +27,10 @@ def studio_client(tmp_path: Path, pipeline: FakePipeline | None = None, *, queue
     pipe = pipeline or FakePipeline()
     service = GenerationService(load or (lambda: pipe), queue_size=queue_size, timeout_s=timeout_s,
                                 model_name="fake")
-    cfg = StudioConfig(data_dir=tmp_path / "data", autosave_delay_s=0.05, **config)
-    with TestClient(create_app(cfg, service, remover=remover, static_dir=tmp_path / "no-static")) as client:
+    cfg = StudioConfig(data_dir=tmp_path / "data", **{"autosave_delay_s": 0.05, **config})
+    app = create_app(cfg, service, remover=remover, static_dir=tmp_path / "no-static")
+    # as the studio page calls it: addressed to this machine, changes marked with the studio header
+    with TestClient(app, base_url="http://127.0.0.1:8765", headers={"X-Layercraft-Studio": "1"}) as client:
         yield client
 
 

@@ -6,7 +6,7 @@ from layercraft.app.model import pipeline_loader
 
 def test_studio_refuses_a_missing_model_folder(tmp_path):
     result = CliRunner().invoke(app, ["--model", str(tmp_path / "nope"), "--port", "0"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"error: model folder not found: {tmp_path / 'nope'}" in result.output
 
 

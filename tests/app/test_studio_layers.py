@@ -30,7 +30,8 @@ def test_bad_patch_values_are_refused_and_change_nothing(client):
     pid, a, _ = _two_layers(client)
     before = client.get(f"/api/projects/{pid}").json()["canvas"]
     r = client.patch(f"/api/projects/{pid}/layers/{a}", json={"placement": {"scale": 0}})
-    assert error(r) == (422, "invalid_layer", f"layer {a!r}: scale: Value error, placement.scale must be > 0, got 0.0")
+    assert error(r) == (422, "invalid_layer",
+                        f"layer {a!r}: scale: Value error, placement.scale must be in [0.001, 256], got 0")
     r = client.patch(f"/api/projects/{pid}/layers/{a}", json={"lockd": True})
     assert error(r) == (422, "invalid_request", "invalid request: lockd: Extra inputs are not permitted")
     r = client.patch(f"/api/projects/{pid}/layers/nope", json={"locked": True})

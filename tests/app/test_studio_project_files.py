@@ -73,7 +73,7 @@ def test_bad_image_inside_a_project_is_refused(client):
     data = _zip({"manifest.json": MANIFEST, "images/a.png": b"not an image", "canvas.json": json.dumps(
         {"width": 64, "height": 64, "layers": [{"id": "a", "image": "images/a.png"}]})})
     assert error(_import(client, data)) == (
-        422, "bad_project", "upload.lcp:images/a.png: not a recognised image format (corrupt or not an image)")
+        422, "bad_project", "project file:images/a.png: not a recognised image format (corrupt or not an image)")
 
 
 def test_collage_png_is_the_composite(client):

@@ -73,10 +73,10 @@ def test_bad_project_files_are_refused_by_name(tmp_path, mutate, message):
     _write_zip(path, members)
     with pytest.raises(CanvasError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_project(path)
-    # the CLI names the same problem, exits 1 and writes nothing
+    # the CLI names the same problem, exits 2 and writes nothing
     out = tmp_path / "render"
     res = CliRunner().invoke(app, ["canvas", "render", str(path), "--out", str(out)])
-    assert res.exit_code == 1 and message in res.output and not out.exists()
+    assert res.exit_code == 2 and message in res.output and not out.exists()
 
 
 def _edit_canvas(tmp_path, edit) -> pytest.ExceptionInfo:
@@ -135,14 +135,15 @@ def test_image_guards(tmp_path):
     assert load_image(_png(Image.new("P", (3, 3)))).mode == "RGBA"
 
 
-def test_bomb_in_project_is_refused_before_decoding(tmp_path, monkeypatch):
-    import layercraft.canvas.images as images
+def test_bomb_in_project_is_refused_before_decoding(tmp_path):
+    from dataclasses import replace
 
-    monkeypatch.setattr(images, "MAX_PIXELS", 100)
+    from layercraft.canvas.limits import LIMITS
+
     members = _valid_members(tmp_path)
     _write_zip(tmp_path / "bad.lcp", members)
     with pytest.raises(CanvasError, match="decompression bomb guard"):
-        load_project(tmp_path / "bad.lcp")
+        load_project(tmp_path / "bad.lcp", limits=replace(LIMITS, max_image_pixels=100))
 
 
 def test_migration_hook_upgrades_old_versions(tmp_path, monkeypatch):

@@ -71,5 +71,5 @@ def test_preview_draws_lock_state():
 def test_placement_rejects_nan_and_bad_scale():
     with pytest.raises(ValueError, match="finite"):
         Placement(x=float("nan"))
-    with pytest.raises(ValueError, match="scale must be > 0"):
+    with pytest.raises(ValueError, match="scale must be in"):
         Placement(scale=0)

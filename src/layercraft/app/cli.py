@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ..canvas.errors import OptionError
+from ..refusals import RefusalCommand
 from .config import StudioConfig, default_data_dir
 from .model import pipeline_loader
 
@@ -22,7 +24,7 @@ def studio_settings(model: str) -> dict:
     return {names[k]: v for k, v in recommended_settings(model).items() if k in names}
 
 
-@app.command("studio")
+@app.command("studio", cls=RefusalCommand)
 def studio(
     model: str = typer.Option("default", "--model", help="'default' (the embedded model), a registry name, or a "
                               "folder of a LayeredCanvasPipeline (diffusers layout)."),
@@ -34,7 +36,9 @@ def studio(
     offload: bool = typer.Option(False, "--offload", help="Model CPU offload onto the accelerator (low memory)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where projects are autosaved [~/.layercraft/studio]."),
     queue_size: int = typer.Option(4, "--queue-size", min=1, help="Jobs that may wait behind the running one."),
-    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds one generation may run."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1.0, max=86400.0, help="Seconds one generation may run."),
+    allow_host: list[str] = typer.Option(None, "--allow-host", help="Another host name the browser may use to reach "
+                                         "the studio (the Host header); loopback names are always allowed."),
 ) -> None:
     """Serve layercraft studio; the model loads on the first generation."""
     import uvicorn
@@ -44,20 +48,20 @@ def studio(
     from .server import create_app
 
     if model != "default" and model not in REGISTRY and not Path(model).exists():
-        typer.echo(f"error: model folder not found: {model}", err=True)
-        raise typer.Exit(1)
+        raise OptionError(f"model folder not found: {model}")
     from ..pipelines.loading import resolve_placement
 
     try:  # refuse a bad device / dtype now, not at the first generation
         target, _ = resolve_placement(device, dtype)
-        if offload and target == "cpu":
-            raise ValueError("--offload needs an accelerator device (model CPU offload onto it)")
     except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        raise OptionError(str(err)) from None
+    if offload and target == "cpu":
+        raise OptionError("--offload needs an accelerator device (model CPU offload onto it)")
     service = GenerationService(pipeline_loader(model, device, dtype, offload), queue_size=queue_size,
                                 timeout_s=timeout,
                                 model_name=Path(model).name)
-    config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model))
+    extra_hosts = [*(allow_host or []), *([] if host in ("0.0.0.0", "::", "") else [host])]
+    config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model),
+                          allowed_hosts=tuple(extra_hosts))
     typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")
     uvicorn.run(create_app(config, service), host=host, port=port, log_level="warning")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..canvas.limits import LIMITS, Limits
 from ..conditioning.schemes import SCHEME_NAMES as SCHEMES  # noqa: F401  (the names the studio offers)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def default_data_dir() -> Path:
@@ -15,10 +18,16 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class StudioConfig:
     data_dir: Path
-    max_upload_bytes: int = 20 * 1024 * 1024
-    max_project_bytes: int = 64 * 1024 * 1024
-    max_image_pixels: int = 4096 * 4096
-    stride: int = 16  # canvas sides must be multiples of this (VAE factor × patch size)
+    limits: Limits = LIMITS  # the one set of limits the loader and the CLI use too
+    max_upload_bytes: int = LIMITS.max_upload_bytes
+    max_project_bytes: int = LIMITS.max_file_bytes
+    max_image_pixels: int = LIMITS.max_image_pixels
+    max_json_bytes: int = LIMITS.max_json_bytes  # any JSON request body
+    stride: int = LIMITS.stride  # canvas sides must be multiples of this (VAE factor × patch size)
     max_history: int = 50
     autosave_delay_s: float = 0.3
     new_project_settings: dict = field(default_factory=dict)  # Settings fields a new project starts with
+    allowed_hosts: tuple[str, ...] = ()  # Host names besides the loopback ones the studio answers to
+
+    def hosts(self) -> frozenset[str]:
+        return frozenset(h.lower().strip("[]") for h in (*LOOPBACK_HOSTS, *self.allowed_hosts))

@@ -13,6 +13,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from ..canvas import Canvas, Category, Layer, Placement
+from ..canvas.errors import LimitError
+from ..canvas.limits import LIMITS
 from .errors import ApiError
 from .schemas import CanvasState, HistoryEntry, LayerPatch, LayerState, Settings
 
@@ -115,13 +117,39 @@ class Document:
     def _taken_ids(self) -> set[str]:
         return {layer.id for layer in self.canvas.all_layers()}
 
-    def add_image(self, image: Image.Image) -> str:
+    def pixels(self) -> int:
+        """Decoded pixels this project holds: every distinct image in its pool (identity refs included)."""
+        seen: dict[int, int] = {}
+        for asset in self.assets.values():
+            for im in (asset.image, *asset.identity_refs):
+                seen[id(im)] = im.width * im.height
+        return sum(seen.values())
+
+    def _make_room(self, pixels: int, budget: int) -> None:
+        """Refuse an image that would take the project over its pixel budget, after dropping pooled
+        images no layer uses any more (the undo of their deletion then reports them unknown)."""
+        if self.pixels() + pixels <= budget:
+            return
+        used = set(self.layer_images.values())
+        self.assets = {k: a for k, a in self.assets.items() if k in used}
+        if self.pixels() + pixels > budget:
+            raise LimitError(f"project {self.id!r} holds {self.pixels()} decoded pixels; a {pixels}-pixel image "
+                             f"would take it over its budget of {budget}")
+
+    def add_image(self, image: Image.Image, budget: int = LIMITS.max_project_pixels) -> str:
+        self._make_room(image.width * image.height, budget)
         image_id = new_id("i", self.assets)
         self.assets[image_id] = Asset(image)
         return image_id
 
-    def add_layer(self, image: Image.Image, name: str, category: Category) -> Layer:
+    def _room_for_a_layer(self) -> None:
+        if len(self.canvas.layers) >= LIMITS.max_layers:
+            raise LimitError(f"project {self.id!r} has {len(self.canvas.layers)} layers, the limit")
+
+    def add_layer(self, image: Image.Image, name: str, category: Category,
+                  budget: int = LIMITS.max_project_pixels) -> Layer:
         """A new unlocked layer on top, fitted inside 60% of the canvas, centred (cascaded a little)."""
+        self._room_for_a_layer()
         c = self.canvas
         w, h = image.size
         scale = min(1.0, 0.6 * c.width / w, 0.6 * c.height / h)
@@ -130,12 +158,12 @@ class Document:
         y = round((c.height - h * scale) / 2) + shift
         layer = Layer(id=new_id("l", self._taken_ids()), name=name, image=image, category=category,
                       placement=Placement(x=x, y=y, scale=scale))
-        self.layer_images[layer.id] = self.add_image(image)
+        self.layer_images[layer.id] = self.add_image(image, budget)
         c.layers = [*c.layers, layer]
         self.revision += 1
         return layer
 
-    def set_background(self, image: Image.Image, name: str) -> Layer:
+    def set_background(self, image: Image.Image, name: str, budget: int = LIMITS.max_project_pixels) -> Layer:
         """Replace the background with `image` scaled to cover the canvas, centred and locked."""
         c = self.canvas
         w, h = image.size
@@ -143,7 +171,7 @@ class Document:
         layer = Layer(id=new_id("bg", self._taken_ids()), name=name, image=image, category=Category.background,
                       locked=True, placement=Placement(x=(c.width - w * scale) / 2, y=(c.height - h * scale) / 2,
                                                        scale=scale))
-        self.layer_images[layer.id] = self.add_image(image)
+        self.layer_images[layer.id] = self.add_image(image, budget)
         c.background = layer
         self.revision += 1
         return layer
@@ -185,6 +213,7 @@ class Document:
         layer = self.find(layer_id)
         if self.canvas.background is not None and layer.id == self.canvas.background.id:
             raise ApiError(409, "background_fixed", "the background layer cannot be duplicated")
+        self._room_for_a_layer()
         p = layer.placement
         copy = layer.model_copy(update={
             "id": new_id("l", self._taken_ids()),

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from ..canvas import Category, Placement
-from ..canvas.types import LAYER_ID
-from ..canvas.validate import MAX_SIDE
+from ..canvas.limits import LIMITS, check_text
+from ..canvas.types import valid_id
 from ..conditioning.schemes import DEFAULT_SCHEME, SCHEME_NAMES
+
+MAX_SIDE = LIMITS.max_side
 
 Scheme = Literal[SCHEME_NAMES]  # the registry's names, as a JSON-schema enum
 
 
 def _check_id(v: str, what: str) -> str:
-    if not LAYER_ID.match(v):
+    if not valid_id(v):
         raise ValueError(f"{what} {v!r} must be 1-64 letters, digits, '_' or '-'")
     return v
 
@@ -27,14 +29,24 @@ class LayerState(BaseModel):
 
     id: str
     image_id: str
-    name: str = Field("", max_length=200)
+    name: str = ""
     placement: Placement = Field(default_factory=Placement)
-    placed: bool = True
-    locked: bool = False
-    visible: bool = True
+    placed: StrictBool = True
+    locked: StrictBool = False
+    visible: StrictBool = True
     category: Category = Category.person
-    descriptor: str | None = Field(None, max_length=500)
+    descriptor: str | None = None
     image_size: tuple[int, int] | None = None  # filled in by the server; ignored when sent
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_text(v, "layer name", LIMITS.max_name_chars)
+
+    @field_validator("descriptor")
+    @classmethod
+    def _descriptor(cls, v: str | None) -> str | None:
+        return v if v is None else check_text(v, "layer descriptor", LIMITS.max_descriptor_chars)
 
     @field_validator("id")
     @classmethod
@@ -50,11 +62,16 @@ class LayerState(BaseModel):
 class CanvasState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    width: int = Field(gt=0, le=MAX_SIDE)
-    height: int = Field(gt=0, le=MAX_SIDE)
-    prompt: str = Field("", max_length=4000)
-    layers: list[LayerState] = Field(default_factory=list, max_length=64)
+    width: StrictInt = Field(gt=0, le=MAX_SIDE)
+    height: StrictInt = Field(gt=0, le=MAX_SIDE)
+    prompt: str = ""
+    layers: list[LayerState] = Field(default_factory=list, max_length=LIMITS.max_layers)
     background: LayerState | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        return check_text(v, "prompt", LIMITS.max_prompt_chars)
 
 
 class Settings(BaseModel):
@@ -62,12 +79,12 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    steps: int = Field(28, ge=1, le=200)
-    guidance: float = Field(3.5, ge=0.0, le=30.0)
-    true_cfg: float = Field(1.0, ge=1.0, le=30.0)  # > 1 runs a negative pass per step
-    canvas_cfg: float = Field(1.0, ge=1.0, le=30.0)  # > 1 runs an empty-canvas pass per step
-    lock_blend: float = Field(0.0, ge=0.0, le=1.0)  # fraction of steps that pull locked layers back
+    seed: StrictInt = Field(0, ge=0, le=LIMITS.max_seed)
+    steps: StrictInt = Field(28, ge=1, le=LIMITS.max_steps)
+    guidance: StrictFloat = Field(3.5, ge=0.0, le=LIMITS.max_guidance)
+    true_cfg: StrictFloat = Field(1.0, ge=1.0, le=LIMITS.max_guidance)  # > 1 runs a negative pass per step
+    canvas_cfg: StrictFloat = Field(1.0, ge=1.0, le=LIMITS.max_guidance)  # > 1 runs an empty-canvas pass per step
+    lock_blend: StrictFloat = Field(0.0, ge=0.0, le=1.0)  # fraction of steps that pull locked layers back
     scheme: Scheme = DEFAULT_SCHEME
 
 
@@ -83,10 +100,20 @@ class ProjectDoc(BaseModel):
 class NewProject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    width: int = Field(512, gt=0, le=MAX_SIDE)
-    height: int = Field(512, gt=0, le=MAX_SIDE)
-    prompt: str = Field("", max_length=4000)
-    name: str = Field("untitled", max_length=200)
+    width: StrictInt = Field(512, gt=0, le=MAX_SIDE)
+    height: StrictInt = Field(512, gt=0, le=MAX_SIDE)
+    prompt: str = ""
+    name: str = "untitled"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        return check_text(v, "prompt", LIMITS.max_prompt_chars)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_text(v, "project name", LIMITS.max_name_chars)
 
 
 ZOrder = Literal["forward", "backward", "front", "back"]
@@ -95,12 +122,12 @@ ZOrder = Literal["forward", "backward", "front", "back"]
 class PlacementPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    x: float | None = None
-    y: float | None = None
-    scale: float | None = None
-    rotation: float | None = None
-    flip_h: bool | None = None
-    flip_v: bool | None = None
+    x: StrictFloat | None = None
+    y: StrictFloat | None = None
+    scale: StrictFloat | None = None
+    rotation: StrictFloat | None = None
+    flip_h: StrictBool | None = None
+    flip_v: StrictBool | None = None
 
 
 class LayerPatch(BaseModel):
@@ -108,13 +135,23 @@ class LayerPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
+    name: str | None = None
     placement: PlacementPatch | None = None
-    locked: bool | None = None
-    visible: bool | None = None
+    locked: StrictBool | None = None
+    visible: StrictBool | None = None
     category: Category | None = None
-    descriptor: str | None = Field(None, max_length=500)
-    z: ZOrder | int | None = None
+    descriptor: str | None = None
+    z: ZOrder | StrictInt | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return v if v is None else check_text(v, "layer name", LIMITS.max_name_chars)
+
+    @field_validator("descriptor")
+    @classmethod
+    def _descriptor(cls, v: str | None) -> str | None:
+        return v if v is None else check_text(v, "layer descriptor", LIMITS.max_descriptor_chars)
 
 
 class HistoryEntry(BaseModel):
@@ -145,4 +182,4 @@ class JobRequest(BaseModel):
 class FromResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str
+    job_id: str = Field(max_length=64)

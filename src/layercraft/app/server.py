@@ -17,6 +17,7 @@ from .errors import error_body, install_error_handlers
 from .jobs import GenerationService
 from .routes import files, info, jobs, layers, photos, projects
 from .schemas import Settings
+from .security import StudioGuard
 from .store import ProjectStore
 
 STATIC = Path(__file__).parent / "static"
@@ -42,6 +43,7 @@ def create_app(config: StudioConfig, service: GenerationService, *, remover: Rem
     app = FastAPI(title="layercraft studio", lifespan=lifespan)
     app.state.studio = Studio(config=config, store=store, service=service, remover=chosen)
     install_error_handlers(app)
+    app.add_middleware(StudioGuard, config=config)  # Host, Origin, studio header, body size: see security.py
     for module in (info, projects, files, layers, jobs, photos):
         app.include_router(module.router)
     if (static_dir / "index.html").is_file():

@@ -22,13 +22,37 @@ from .errors import ApiError
 from .schemas import HistoryEntry, Settings
 
 log = logging.getLogger("layercraft.studio")
-PROJECT_ID = re.compile(r"^p[0-9a-f]{8}$")
+PROJECT_ID = re.compile(r"p[0-9a-f]{8}")  # always used with fullmatch
+AUTOSAVE_PNG_LEVEL = 1  # fast: a large project saves in about a second, so a shutdown never waits long
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write beside the target and rename; a failure (or an exception) leaves no temp file behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    _write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Delete the `.NAME*.tmp` files a killed save left in the project folders; the count removed.
+
+    Saves write such a file and rename it into place, so one that still exists when the studio
+    starts belongs to a save that never finished and holds nothing that was not saved before.
+    """
+    removed = 0
+    for folder in (p for p in root.iterdir() if PROJECT_ID.fullmatch(p.name) and p.is_dir()):
+        for tmp in [*folder.glob(".*.tmp"), *folder.glob("results/.*.tmp")]:
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 class ProjectStore:
@@ -44,9 +68,13 @@ class ProjectStore:
         self._wake = threading.Condition(self.lock)
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._save_lock = threading.Lock()  # one save at a time: autosave and an import's immediate save
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
+        removed = remove_stale_temp_files(self.root)
+        if removed:
+            log.info("removed %d temp files left by interrupted saves", removed)
         self._stopping = False
         self._thread = threading.Thread(target=self._autosave_loop, name="studio-autosave", daemon=True)
         self._thread.start()
@@ -70,7 +98,7 @@ class ProjectStore:
             return doc
 
     def _ids(self) -> set[str]:
-        on_disk = {p.name for p in self.root.iterdir() if PROJECT_ID.match(p.name)}
+        on_disk = {p.name for p in self.root.iterdir() if PROJECT_ID.fullmatch(p.name)}
         return on_disk | set(self._docs)
 
     def list(self) -> list[dict]:
@@ -105,13 +133,13 @@ class ProjectStore:
 
     def _load(self, project_id: str) -> Document:
         folder = self.root / project_id
-        if not PROJECT_ID.match(project_id) or not (folder / "project.lcp").is_file():
+        if not PROJECT_ID.fullmatch(project_id) or not (folder / "project.lcp").is_file():
             raise ApiError(404, "project_not_found", f"no project {project_id!r}")
         try:
             canvas = load_project(folder / "project.lcp")
         except CanvasError as err:
             message = f"the autosaved project {project_id!r} is unreadable: {err}"
-            raise ApiError(500, "autosave_unreadable", message) from None
+            raise ApiError(409, "autosave_unreadable", message) from None
         state = self._read_state(project_id)
         doc = Document.from_canvas(project_id, str(state.get("name", "untitled")), canvas)
         try:
@@ -129,6 +157,10 @@ class ProjectStore:
         return doc
 
     def _save(self, project_id: str) -> None:
+        with self._save_lock:
+            self._save_unlocked(project_id)
+
+    def _save_unlocked(self, project_id: str) -> None:
         with self.lock:
             doc = self._docs.get(project_id)
             if doc is None:
@@ -140,12 +172,16 @@ class ProjectStore:
         folder = self.root / project_id
         (folder / "results").mkdir(parents=True, exist_ok=True)
         for r in results:
-            tmp = folder / "results" / f".{r.entry.job_id}.png.tmp"
-            tmp.write_bytes(r.png)
-            tmp.replace(folder / "results" / f"{r.entry.job_id}.png")
+            _write_bytes_atomic(folder / "results" / f"{r.entry.job_id}.png", r.png)
             self._saved_results.add((project_id, r.entry.job_id))
-        save_project(canvas, folder / "project.lcp")
+        save_project(canvas, folder / "project.lcp", compress_level=AUTOSAVE_PNG_LEVEL)
         _write_text_atomic(folder / "state.json", json.dumps(state, indent=2))
+
+    def save_now(self, project_id: str) -> None:
+        """Write the project at once (an import is on disk before the request that made it returns)."""
+        with self.lock:
+            self._dirty.pop(project_id, None)
+        self._save(project_id)
 
     def flush(self) -> None:
         """Write every project with unsaved changes now."""

@@ -23,24 +23,48 @@ def _affine(layer: Layer, size: tuple[int, int]) -> np.ndarray:
     return rot @ move
 
 
-def _scaled(layer: Layer) -> Image.Image:
-    """The layer image flipped and resized by its placement scale (antialiased)."""
+def _flipped(layer: Layer) -> Image.Image:
     p = layer.placement
     img = layer.image
     if p.flip_h:
         img = ImageOps.mirror(img)
     if p.flip_v:
         img = ImageOps.flip(img)
-    if p.scale != 1.0:
-        w, h = img.size
-        img = img.resize((max(1, round(w * p.scale)), max(1, round(h * p.scale))), Image.Resampling.BICUBIC)
     return img
+
+
+def _scaled_size(layer: Layer) -> tuple[int, int]:
+    """Size of the layer image once resized by its placement scale (never 0)."""
+    w, h = layer.image.size
+    s = layer.placement.scale
+    return (w, h) if s == 1.0 else (max(1, round(w * s)), max(1, round(h * s)))
+
+
+def _resize_window(img: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]) -> Image.Image:
+    """`img.resize(size, BICUBIC, box=box)`, reading only the source pixels the filter reaches.
+
+    The crop keeps the filter's whole support (or the true image edge) around the box, so the
+    result is the same as resizing from the full image, at a cost that follows the window.
+    """
+    fx, fy = (box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1]
+    mx, my = int(np.ceil(2 * max(fx, 1.0))) + 2, int(np.ceil(2 * max(fy, 1.0))) + 2  # bicubic support is 2
+    sx0, sy0 = max(0, int(np.floor(box[0])) - mx), max(0, int(np.floor(box[1])) - my)
+    sx1, sy1 = min(img.width, int(np.ceil(box[2])) + mx), min(img.height, int(np.ceil(box[3])) + my)
+    crop = img.crop((sx0, sy0, sx1, sy1))
+    return crop.resize(size, Image.Resampling.BICUBIC, box=(box[0] - sx0, box[1] - sy0, box[2] - sx0, box[3] - sy0))
+
+
+def _scaled(layer: Layer) -> Image.Image:
+    """The layer image flipped and resized by its placement scale (antialiased)."""
+    img = _flipped(layer)
+    size = _scaled_size(layer)
+    return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
 
 
 def layer_to_canvas(layer: Layer) -> np.ndarray:
     """3×3 matrix from the layer's *original* image pixel coords to canvas pixel coords."""
     w, h = layer.image.size
-    sw, sh = _scaled(layer).size if layer.placement.scale != 1.0 else (w, h)
+    sw, sh = _scaled_size(layer)
     pre = np.diag([sw / w, sh / h, 1.0])
     p = layer.placement
     if p.flip_h:
@@ -54,22 +78,45 @@ def rasterize_layer(layer: Layer, width: int, height: int) -> np.ndarray:
     """The layer as a (height, width, 4) uint8 RGBA array at canvas size; outside is transparent.
 
     Integer translations without rotation are pasted pixel-exactly (locked layers stay lossless);
-    anything else resamples premultiplied RGBA bicubically so edges do not darken.
+    anything else resamples premultiplied RGBA bicubically so edges do not darken. Memory is
+    bounded by the canvas and the layer image, whatever the scale: only the part of the scaled
+    image that lands on the canvas is ever resampled.
     """
-    img = _scaled(layer)
     p = layer.placement
+    sw, sh = _scaled_size(layer)
     out = np.zeros((height, width, 4), np.uint8)
     if p.rotation % 360 == 0 and float(p.x).is_integer() and float(p.y).is_integer():
-        src = np.asarray(img)
         x0, y0 = int(p.x), int(p.y)
         cx0, cy0 = max(0, x0), max(0, y0)
-        cx1, cy1 = min(width, x0 + src.shape[1]), min(height, y0 + src.shape[0])
-        if cx1 > cx0 and cy1 > cy0:
-            out[cy0:cy1, cx0:cx1] = src[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        cx1, cy1 = min(width, x0 + sw), min(height, y0 + sh)
+        if cx1 <= cx0 or cy1 <= cy0:
+            return out
+        img = _flipped(layer)
+        if (sw, sh) == img.size:  # crop first: only the visible window is ever copied
+            out[cy0:cy1, cx0:cx1] = np.asarray(img.crop((cx0 - x0, cy0 - y0, cx1 - x0, cy1 - y0)))
+        else:  # the visible window of the full resize, computed alone (same filter, same sample centres)
+            fx, fy = img.width / sw, img.height / sh
+            box = ((cx0 - x0) * fx, (cy0 - y0) * fy, (cx1 - x0) * fx, (cy1 - y0) * fy)
+            out[cy0:cy1, cx0:cx1] = np.asarray(_resize_window(img, (cx1 - cx0, cy1 - cy0), box))
         return out
-    inv = np.linalg.inv(_affine(layer, img.size))
-    warped = img.convert("RGBa").transform(
-        (width, height), Image.Transform.AFFINE, tuple(inv[:2].ravel()), Image.Resampling.BICUBIC
+    # Rotated or sub-pixel: resample only the window of the scaled image that the canvas sees (its
+    # preimage's bounding box plus the bicubic support), so the cost follows the canvas, not the scale.
+    inv = np.linalg.inv(_affine(layer, (sw, sh)))  # canvas → scaled-image pixel coords
+    corners = inv @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], np.float64)
+    margin = 3
+    u0, v0 = (max(0, int(np.floor(corners[i].min())) - margin) for i in (0, 1))
+    u1, v1 = min(sw, int(np.ceil(corners[0].max())) + margin), min(sh, int(np.ceil(corners[1].max())) + margin)
+    if u1 <= u0 or v1 <= v0:
+        return out
+    img = _flipped(layer)
+    if (sw, sh) == img.size:
+        window = img.crop((u0, v0, u1, v1))
+    else:  # the window of the full resize, computed alone (same filter, same sample centres)
+        fx, fy = img.width / sw, img.height / sh
+        window = _resize_window(img, (u1 - u0, v1 - v0), (u0 * fx, v0 * fy, u1 * fx, v1 * fy))
+    to_window = np.array([[1, 0, -u0], [0, 1, -v0], [0, 0, 1]], np.float64) @ inv
+    warped = window.convert("RGBa").transform(
+        (width, height), Image.Transform.AFFINE, tuple(to_window[:2].ravel()), Image.Resampling.BICUBIC
     )
     return np.asarray(warped.convert("RGBA"))
 

@@ -14,10 +14,17 @@ from enum import Enum
 from typing import Annotated
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
+
+from .limits import LIMITS, check_text
 
 FORMAT_VERSION = 1
-LAYER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LAYER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # always used with fullmatch
+
+
+def valid_id(value: object) -> bool:
+    """Whether `value` is a layer id: 1-64 letters, digits, '_' or '-', nothing else (no trailing newline)."""
+    return isinstance(value, str) and LAYER_ID.fullmatch(value) is not None
 
 
 class Category(str, Enum):
@@ -46,23 +53,25 @@ class Placement(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    x: float = 0.0
-    y: float = 0.0
-    scale: float = 1.0
-    rotation: float = 0.0
-    flip_h: bool = False
-    flip_v: bool = False
+    x: StrictFloat = 0.0
+    y: StrictFloat = 0.0
+    scale: StrictFloat = 1.0
+    rotation: StrictFloat = 0.0
+    flip_h: StrictBool = False
+    flip_v: StrictBool = False
 
     @field_validator("x", "y", "scale", "rotation")
     @classmethod
     def _check_finite(cls, v: float, info) -> float:
         _finite(v, f"placement.{info.field_name}")
-        if info.field_name == "scale" and v <= 0:
-            raise ValueError(f"placement.scale must be > 0, got {v}")
+        if info.field_name == "scale" and not LIMITS.min_scale <= v <= LIMITS.max_scale:
+            raise ValueError(f"placement.scale must be in [{LIMITS.min_scale:g}, {LIMITS.max_scale:g}], got {v:g}")
+        if info.field_name in ("x", "y") and abs(v) > LIMITS.max_offset:
+            raise ValueError(f"placement.{info.field_name} must be within ±{LIMITS.max_offset:g}, got {v:g}")
         return v
 
 
-Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+Point = Annotated[list[StrictFloat], Field(min_length=2, max_length=2)]
 
 
 class Layer(BaseModel):
@@ -80,20 +89,31 @@ class Layer(BaseModel):
     name: str = ""
     image: Image.Image = Field(exclude=True)
     placement: Placement = Field(default_factory=Placement)
-    placed: bool = True
-    locked: bool = False
-    visible: bool = True
+    placed: StrictBool = True
+    locked: StrictBool = False
+    visible: StrictBool = True
     category: Category = Category.person
     descriptor: str | None = None
-    identity_refs: list[Image.Image] = Field(default_factory=list, exclude=True)
+    identity_refs: list[Image.Image] = Field(default_factory=list, exclude=True,
+                                             max_length=LIMITS.max_identity_refs)
     landmarks: list[Point] | None = None
 
     @field_validator("id")
     @classmethod
     def _check_id(cls, v: str) -> str:
-        if not LAYER_ID.match(v):
+        if not valid_id(v):
             raise ValueError(f"layer id {v!r} must be 1-64 letters, digits, '_' or '-'")
         return v
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str) -> str:
+        return check_text(v, "layer name", LIMITS.max_name_chars)
+
+    @field_validator("descriptor")
+    @classmethod
+    def _check_descriptor(cls, v: str | None) -> str | None:
+        return v if v is None else check_text(v, "layer descriptor", LIMITS.max_descriptor_chars)
 
     @field_validator("image")
     @classmethod
@@ -129,12 +149,17 @@ class Canvas(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    version: int = FORMAT_VERSION
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    layers: list[Layer] = Field(default_factory=list)
+    version: StrictInt = FORMAT_VERSION
+    width: StrictInt = Field(gt=0, le=LIMITS.max_side)
+    height: StrictInt = Field(gt=0, le=LIMITS.max_side)
+    layers: list[Layer] = Field(default_factory=list)  # at most LIMITS.max_layers in files, the API, validate
     background: Layer | None = None
     prompt: str = ""
+
+    @field_validator("prompt")
+    @classmethod
+    def _check_prompt(cls, v: str) -> str:
+        return check_text(v, "prompt", LIMITS.max_prompt_chars)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Canvas:

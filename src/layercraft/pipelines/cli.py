@@ -7,13 +7,27 @@ from typing import Annotated
 
 import typer
 
-from ..canvas import load_project
+from ..canvas import load_project, validate_canvas
+from ..canvas.errors import OptionError
+from ..canvas.limits import LIMITS, check_float, check_text
 from ..conditioning.schemes import DEFAULT_SCHEME, SCHEME_NAMES
+from ..refusals import RefusalCommand, RefusalGroup
 
-app = typer.Typer(help="Generate images from layered canvases.")
+app = typer.Typer(help="Generate images from layered canvases.", cls=RefusalGroup)
 
 
-@app.command()
+def _output_format(out: Path) -> str:
+    """The image format PIL writes for `out`'s extension, checked before any work is done."""
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(out.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise typer.BadParameter(f"cannot write images with extension {out.suffix or '(none)'!r}; use .png or "
+                                 ".jpg", param_hint="--out")
+    return fmt
+
+
+@app.command(cls=RefusalCommand)
 def generate(
     project: Annotated[Path, typer.Argument(exists=True, help="project file (.zip) holding the canvas")],
     out: Annotated[Path, typer.Option(help="where to write the image")] = Path("out.png"),
@@ -21,15 +35,15 @@ def generate(
     model: Annotated[str, typer.Option(help="'default' (the embedded model), a registry name, or a pipeline / "
                                            "Kontext directory")] = "default",
     scheme: Annotated[str, typer.Option(help=f"one of {', '.join(SCHEME_NAMES)}")] = DEFAULT_SCHEME,
-    steps: Annotated[int | None, typer.Option(min=1, help="sampling steps [the model's measured setting, else "
-                                                          "20]")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, max=LIMITS.max_steps, help="sampling steps [the model's "
+                                                                                "measured setting, else 20]")] = None,
     guidance: Annotated[float, typer.Option(help="distilled guidance (FLUX dev / Kontext)")] = 3.5,
     true_cfg: Annotated[float | None, typer.Option(help="true CFG scale (> 1 runs a negative pass) [the model's "
                                                         "measured setting, else 1]")] = None,
     canvas_cfg: Annotated[float | None, typer.Option(min=1.0, help="guidance towards the canvas (> 1 runs a pass "
                                                                    "with an empty canvas) [measured setting, else "
                                                                    "1]")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=LIMITS.max_seed)] = 0,
     lora: Annotated[Path | None, typer.Option(help="a LoRA directory or .safetensors file to load")] = None,
     cache: Annotated[bool, typer.Option(help="condition KV cache (models trained with cacheable conditions)")] = False,
     prune: Annotated[bool, typer.Option(help="drop transparent condition tokens")] = True,
@@ -43,9 +57,33 @@ def generate(
                                                      "setting, else 0]")] = None,
 ) -> None:
     """Options left out take the model's measured settings (the embedded default's card), else plain defaults."""
-    import torch
-
+    if scheme not in SCHEME_NAMES:
+        raise typer.BadParameter(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEME_NAMES)}",
+                                 param_hint="--scheme")
+    fmt = _output_format(out)
+    check_float("--guidance", guidance, 0.0, LIMITS.max_guidance)
+    for name, value, low, high in (("--true-cfg", true_cfg, 1.0, LIMITS.max_guidance),
+                                   ("--canvas-cfg", canvas_cfg, 1.0, LIMITS.max_guidance),
+                                   ("--lock-blend", lock_blend, 0.0, 1.0)):
+        if value is not None:
+            check_float(name, value, low, high)
+    if prompt is not None:
+        try:
+            check_text(prompt, "--prompt", LIMITS.max_prompt_chars)
+        except ValueError as err:
+            raise OptionError(str(err)) from None
     from .loading import load_pipeline, place_pipeline, recommended_settings, resolve_placement
+
+    try:
+        target, torch_dtype = resolve_placement(device, dtype)
+    except ValueError as err:
+        raise OptionError(str(err)) from None
+    if offload and target == "cpu":
+        raise OptionError("--offload needs an accelerator device (model CPU offload onto it)")
+    canvas = load_project(project)  # a bad project is refused before the model loads
+    validate_canvas(canvas, stride=LIMITS.stride)
+
+    import torch
 
     rec = {"num_inference_steps": 20, "true_cfg_scale": 1.0, "canvas_cfg_scale": 1.0, "lock_blend": 0.0,
            **recommended_settings(model)}
@@ -53,20 +91,17 @@ def generate(
              "lock_blend": lock_blend}
     sampling = {k: rec[k] if v is None else v for k, v in given.items()}
 
-    try:
-        target, torch_dtype = resolve_placement(device, dtype)
-        if offload and target == "cpu":
-            raise ValueError("--offload needs an accelerator device (model CPU offload onto it)")
-    except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    canvas = load_project(project)
     pipe = place_pipeline(load_pipeline(model, dtype=torch_dtype), device, dtype, offload)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
     negative = "" if sampling["true_cfg_scale"] > 1 else None  # true CFG against the empty prompt
     image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, guidance_scale=guidance, negative_prompt=negative,
                  generator=torch.Generator().manual_seed(seed), cache=cache, prune=prune, **sampling).images[0]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
+    from ..canvas.images import save_image_atomic
+
+    if fmt == "PNG":
+        save_image_atomic(image, out)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image.convert("RGB" if fmt == "JPEG" else image.mode).save(out, format=fmt)
     typer.echo(f"wrote {out} ({', '.join(f'{k} {v:g}' for k, v in sampling.items())})")

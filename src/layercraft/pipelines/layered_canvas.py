@@ -30,6 +30,7 @@ from diffusers.utils import logging
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
+from ..canvas.limits import LIMITS
 from ..canvas.types import Canvas, Category
 from ..canvas.validate import validate_canvas
 from ..conditioning import DEFAULT_SCHEME, get_scheme, pack, unpack
@@ -295,7 +296,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         for c in canvases:
             if not isinstance(c, Canvas):
                 raise TypeError(f"canvas must be a layercraft Canvas, got {type(c).__name__}")
-            validate_canvas(c, stride=self.stride)
+            validate_canvas(c, stride=math.lcm(self.stride, LIMITS.stride))  # the stride the studio and validate use
         w, h = sizes.pop()
         if (height is not None and height != h) or (width is not None and width != w):
             raise ValueError(f"height×width {height}×{width} differs from the canvas size {h}×{w}; "

@@ -39,10 +39,13 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = False
     ema_decay: float = 0.0  # 0 disables EMA
     checkpoint_every: int = 100
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = Field(2, ge=1)
     sample_every: int = 0  # 0 disables sample images
     log_every: int = 10
     flow: FlowConfig = Field(default_factory=FlowConfig)
+    # Resuming refuses a changed batch size, learning rate or seed (the run would silently become a
+    # different one); set this to resume with the new values anyway.
+    resume_override: bool = False
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:

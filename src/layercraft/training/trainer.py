@@ -1,8 +1,11 @@
 """The training loop on accelerate: one loop for every stage, single- or multi-process.
 
 Checkpoints are accelerate `save_state` folders (model, optimizer, scheduler, EMA, step, RNG),
-pruned to the newest `keep_checkpoints`; a run started again in the same output folder resumes
-from the newest one. `log.jsonl` holds one line per optimizer step.
+pruned to the newest `keep_checkpoints` only once a new one is complete (a crash mid-save never
+costs the previous checkpoint); a run started again in the same output folder resumes from the
+newest complete one, and refuses to if the batch size, learning rate or seed changed (unless
+`resume_override`). `log.jsonl` holds one line per optimizer step; a line cut short by a crash is
+dropped on resume.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import yaml
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration
 from diffusers.optimization import get_scheduler
@@ -54,24 +58,76 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return max(ckpts)[1] if ckpts else None
 
 
+RESUME_FIXED = ("batch_size", "lr", "seed")  # what a resumed run must share with the run it continues
+
+
+class ResumeMismatch(ValueError):
+    """Resuming would continue a run under different settings than it was started with."""
+
+
+def _log_step(line: str) -> int | None:
+    """The step of one log line, or None for a line that does not parse (cut short by a crash)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
 def _trim_log(log: Path, step: int) -> None:
-    """Drop log lines past the step we resume from (they were lost with the crash)."""
+    """Drop log lines past the step we resume from (they were lost with the crash), and any line a
+    crash cut short."""
     if not log.exists():
         return
-    keep = [ln for ln in log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    keep = [ln for ln in log.read_text(errors="replace").splitlines()
+            if (s := _log_step(ln)) is not None and s <= step]
     tmp = log.with_suffix(".tmp")
-    tmp.write_text("".join(ln + "\n" for ln in keep))
-    os.replace(tmp, log)
+    try:
+        tmp.write_text("".join(ln + "\n" for ln in keep))
+        os.replace(tmp, log)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_resume(cfg: TrainConfig, out: Path) -> None:
+    """Refuse to resume with a batch size, learning rate or seed other than the saved config's."""
+    saved_path = out / "config.yaml"
+    if cfg.resume_override or not saved_path.is_file():
+        return
+    try:
+        saved = yaml.safe_load(saved_path.read_text())
+    except yaml.YAMLError as err:
+        raise ResumeMismatch(f"{saved_path}: the saved config is unreadable ({err}); pass resume_override=true "
+                             "to resume with the given one") from None
+    saved = saved if isinstance(saved, dict) else {}
+    changed = [f"{k} {saved.get(k)!r} → {getattr(cfg, k)!r}" for k in RESUME_FIXED
+               if k in saved and saved[k] != getattr(cfg, k)]
+    if changed:
+        raise ResumeMismatch(f"{out}: resuming would change {', '.join(changed)}; start a new output_dir, or pass "
+                             "resume_override=true to continue with the new values")
+
+
+def rotate_checkpoints(output_dir: Path, keep: int) -> list[Path]:
+    """Delete complete checkpoints older than the newest `keep`; the ones removed."""
+    ckpts = sorted((int(m.group(1)), p) for p in (output_dir / "checkpoints").glob("checkpoint_*")
+                   if (m := re.fullmatch(r"checkpoint_(\d+)", p.name)) and (p / COMPLETE).exists())
+    old = [p for _, p in ckpts[:-keep]] if keep > 0 else []
+    for p in old:
+        shutil.rmtree(p)
+    return old
 
 
 def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     out = Path(cfg.output_dir)
+    if latest_checkpoint(out) is not None:
+        check_resume(cfg, out)  # before any set-up: a refused resume costs nothing
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
-        project_config=ProjectConfiguration(project_dir=str(out), automatic_checkpoint_naming=True,
-                                            total_limit=cfg.keep_checkpoints),
+        # no total_limit: accelerate would delete the oldest checkpoint *before* writing the new one
+        project_config=ProjectConfiguration(project_dir=str(out), automatic_checkpoint_naming=True),
     )
     torch.manual_seed(cfg.seed)
     task = task or build_task(cfg)
@@ -148,6 +204,7 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 (saved / COMPLETE).write_text(str(state.step))
+                rotate_checkpoints(out, cfg.keep_checkpoints)  # only now that the new one is complete
         if cfg.sample_every and state.step % cfg.sample_every == 0 and accelerator.is_main_process:
             with _ema_weights(ema, params):
                 task.sample(accelerator.unwrap_model(model), state.step, out / "samples")

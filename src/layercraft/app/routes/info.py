@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, Depends
 
 from ..background_removal import UNAVAILABLE
@@ -21,6 +23,7 @@ def info(s: Studio = Depends(studio)) -> dict:
         "job_timeout_s": s.service.timeout_s,
         "max_upload_bytes": s.config.max_upload_bytes,
         "max_project_bytes": s.config.max_project_bytes,
+        "limits": dataclasses.asdict(s.config.limits),
         "background_removal": {"available": s.remover is not None,
                                "reason": None if s.remover is not None else UNAVAILABLE},
     }

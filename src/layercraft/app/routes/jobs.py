@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,6 +19,7 @@ from ..schemas import HistoryEntry, JobRequest
 
 router = APIRouter(tags=["jobs"])
 POLL_S = 0.05
+EVENT_ID = re.compile(r"[0-9]{1,9}")
 
 
 def _job(s: Studio, job_id: str) -> Job:
@@ -104,7 +106,7 @@ async def events(job_id: str, request: Request, s: Studio = Depends(studio)) -> 
     """
     job = _job(s, job_id)
     last = request.headers.get("last-event-id", "")
-    start = int(last) + 1 if last.isdigit() else 0
+    start = int(last) + 1 if EVENT_ID.fullmatch(last) else 0  # anything else replays from the start
 
     async def stream():
         cursor = start

@@ -25,7 +25,7 @@ async def upload_layer(project_id: str, request: Request, file: UploadFile = Fil
     with s.store.lock:
         s.store.get(project_id)  # 404 before reading a large body for nothing
     data = await read_capped(file, s.config.max_upload_bytes)
-    label = name or (file.filename or "upload")
+    label = name or (file.filename or "upload")[: s.config.limits.max_name_chars]
     image = await run_in_threadpool(decode_image, data, label, s.config.max_image_pixels)
     if remove_background:
         if s.remover is None:
@@ -33,7 +33,10 @@ async def upload_layer(project_id: str, request: Request, file: UploadFile = Fil
         image = await run_in_threadpool(s.remover, image)
     with s.store.lock:
         doc = s.store.get(project_id)
-        layer = doc.set_background(image, label) if background else doc.add_layer(image, label, category)
+        budget = s.config.limits.max_project_pixels
+        layer = (doc.set_background(image, label, budget) if background
+                 else doc.add_layer(image, label, category, budget))
+        # (a name over the limits, or an image over the project's pixel budget, is refused with nothing changed)
         s.store.changed(doc)
         return {"layer_id": layer.id, "project": view(doc).model_dump(mode="json")}
 
@@ -74,6 +77,6 @@ def background_from_result(project_id: str, body: FromResult, s: Studio = Depend
     image = decode_image(result.png, f"result {body.job_id}", s.config.max_image_pixels)
     with s.store.lock:
         doc = s.store.get(project_id)
-        doc.set_background(image, f"result {body.job_id}")
+        doc.set_background(image, f"result {body.job_id}", s.config.limits.max_project_pixels)
         s.store.changed(doc)
         return view(doc)

@@ -1,4 +1,8 @@
 // A thin fetch wrapper: every failure becomes an ApiError carrying the server's own message.
+// Every request that changes something carries STUDIO_HEADER: the server refuses changes without it,
+// which keeps other web pages (which cannot set it without a CORS preflight) from using the studio.
+
+export const STUDIO_HEADER = { "X-Layercraft-Studio": "1" };
 
 export class ApiError extends Error {
   constructor(
@@ -34,7 +38,7 @@ async function send<T>(method: string, url: string, body?: unknown): Promise<T> 
     response = await fetch(url, {
       method,
       keepalive: method === "PUT", // an autosave still lands when the page is being closed
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers: body === undefined ? { ...STUDIO_HEADER } : { ...STUDIO_HEADER, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -53,7 +57,7 @@ export const api = {
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
     let response: Response;
     try {
-      response = await fetch(url, { method: "POST", body: form });
+      response = await fetch(url, { method: "POST", body: form, headers: { ...STUDIO_HEADER } });
     } catch (err) {
       throw new ApiError(0, "network", `the studio server cannot be reached (${String(err)})`);
     }
