@@ -6,7 +6,7 @@ from layercraft.denoise.flow import euler_step
 from layercraft.models.flux_ext import FluxAttentionSwap
 from layercraft.models.transformer import LayercraftFluxTransformer
 from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
-from lcp.components import canvas
+from lc_subjects import canvas
 
 LAYOUT, REF = "a red dog on the beach", "a photo of a dog"
 

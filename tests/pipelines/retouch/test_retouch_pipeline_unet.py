@@ -3,7 +3,7 @@ import torch
 
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
 from layercraft.pipelines.retouch.ddim_inversion import ddim_invert
-from lcp.components import canvas, sd_components, unet
+from lc_subjects import canvas, sd_components, unet
 
 
 def _pipe(personalized=True):
