@@ -1,5 +1,7 @@
 """A keyword-based call spy for modules (imported by name: tests/ is on pytest's pythonpath)."""
 
+import inspect
+
 import torch
 
 
@@ -20,3 +22,21 @@ class CallSpy:
 
     def __exit__(self, *exc):
         self.hook.remove()
+
+
+def record_calls(obj, name: str) -> list[dict]:
+    """Wrap `obj.name` (a method or function) so that each call is recorded as {parameter name: value}, bound to its
+    signature with defaults applied: tests read what was passed by name, however the caller spelt the call. Returns
+    the (growing) list of calls; `del obj.name` restores an instance method."""
+    real = getattr(obj, name)
+    signature = inspect.signature(real)
+    calls: list[dict] = []
+
+    def wrapper(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        calls.append(dict(bound.arguments))
+        return real(*args, **kwargs)
+
+    setattr(obj, name, wrapper)
+    return calls
