@@ -15,10 +15,12 @@ def test_test_module_names_are_unique():
     assert [n for n, k in names.items() if k > 1] == []
 
 
-def test_test_folders_are_not_packages():
-    # one convention for the whole suite: folders are plain directories (unique basenames above),
-    # and shared helpers are uniquely named top-level modules (lc_*.py) imported by name
+def test_test_folders_are_not_packages_and_helpers_have_unique_names():
+    # one convention for the whole suite: folders are plain directories (unique basenames above), and helper
+    # modules are imported by their bare name (shared ones live at the top: lc_*.py), so those names are unique too
     assert sorted(str(p.relative_to(TESTS)) for p in TESTS.rglob("__init__.py")) == []
+    helpers = Counter(p.name for p in TESTS.rglob("*.py") if not p.name.startswith("test_") and p.name != "conftest.py")
+    assert [n for n, k in helpers.items() if k > 1] == []
 
 
 def test_test_folders_mirror_the_package():
