@@ -65,14 +65,24 @@ def test_each_branch_reads_its_own_inputs(pipe, branches):
     assert (vs[0] - vs[1]).abs().mean() > 1e-3 and (vs[0] - vs[2]).abs().mean() > 1e-3
 
 
-@pytest.mark.parametrize("cache", [False, True])
-def test_batched_branches_equal_separate_calls_in_fewer_transformer_calls(pipe, cache):
-    cv = canvas(2, locked=(0,))
-    sw = Switches(cache=cache)
-    inputs = pipe.build_inputs(["two people in a park"], [cv], "layercomposer", sw, negative=["blue"])
-    bare = pipe.build_inputs(["two people in a park"], [Canvas(width=32, height=32)], "layercomposer", sw)
+CASES = {  # what stacking must repeat correctly: a KV cache, a per-sample mask, per-sample ids, per-sample text ids
+    "plain": ("layercomposer", [canvas(2, locked=(0,))], {}),
+    "cache": ("layercomposer", [canvas(2, locked=(0,))], {"cache": True}),
+    "isolated": ("anyphoto", [canvas(2)], {}),
+    "ragged": ("layercomposer", [canvas(1), canvas(3, locked=(1,))], {}),
+    "ccpa": ("one_for_all", [canvas(2, placed=False, descriptors=True)] * 2, {"ccpa_tokens": 2}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_batched_branches_equal_separate_calls_in_fewer_transformer_calls(pipe, case):
+    scheme, cvs, switches = CASES[case]
+    sw, b = Switches(**switches), len(cvs)
+    prompts = ["two people in a park", "three people"][:b]
+    inputs = pipe.build_inputs(prompts, cvs, scheme, sw, negative=["blue"] * b)
+    bare = pipe.build_inputs(prompts, [Canvas(width=32, height=32)] * b, scheme, sw)
     brs = guidance_branches(inputs, true_cfg_scale=3.0, canvas_cfg_scale=2.0, bare=bare)
-    x = torch.randn(1, L, 4 * pipe.latent_channels, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(b, L, 4 * pipe.latent_channels, generator=torch.Generator().manual_seed(2))
     out, calls = {}, {}
     for batch in (True, False):
         guided = GuidedVelocity(brs, batch=batch)  # one trajectory: with cache, step 2 reads the cached K/V
@@ -80,15 +90,15 @@ def test_batched_branches_equal_separate_calls_in_fewer_transformer_calls(pipe, 
             out[batch] = [guided(pipe.transformer, x, torch.tensor(s)) for s in (0.8, 0.5)]
         calls[batch] = spy.calls
         assert guided.passes == (2 if batch else 3)
-    for a, b in zip(out[True], out[False], strict=True):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    for a, c in zip(out[True], out[False], strict=True):
+        torch.testing.assert_close(a, c, atol=1e-5, rtol=1e-5)
     assert len(calls[True]) == 2 * 2 and len(calls[False]) == 2 * 3
     stacked = calls[True][0]
-    assert stacked["hidden_states"].shape[0] == 2  # positive and negative prompt in one call
-    assert torch.equal(stacked["encoder_hidden_states"][0], inputs.text[0])
-    assert torch.equal(stacked["encoder_hidden_states"][1], inputs.neg_text[0])
-    assert all(c["hidden_states"].shape[0] == 1 for c in calls[False])
-    if cache:  # the second step reads the cache: only noisy tokens go in
+    assert stacked["hidden_states"].shape[0] == 2 * b  # positive and negative prompt in one call
+    assert torch.equal(stacked["encoder_hidden_states"][:b], inputs.text)
+    assert torch.equal(stacked["encoder_hidden_states"][b:], inputs.neg_text)
+    assert all(c["hidden_states"].shape[0] == b for c in calls[False])
+    if case == "cache":  # the second step reads the cache: only noisy tokens go in
         assert calls[True][2]["hidden_states"].shape[1] == L < calls[True][0]["hidden_states"].shape[1]
 
 
