@@ -288,23 +288,19 @@ def test_the_sweep_inverts_the_reference_once_per_prompt_and_retouches_every_lay
     from experiments.blend_sweep import blend_sweep
     from layercraft.models.transformer import LayercraftFluxTransformer
     from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
+    from lc_spy import record_calls
 
     pipe = LayoutRetouchFluxPipeline.from_spec("tiny-test")
     torch.manual_seed(1)
     pipe.personalized_transformer = LayercraftFluxTransformer(**pipe.transformer.config).eval()
     pipe.set_progress_bar_config(disable=True)
-    calls, real = [], pipe.invert_reference
-
-    def spy(*args, **kwargs):
-        calls.append(args[0])
-        return real(*args, **kwargs)
-
-    pipe.invert_reference = spy
+    calls = record_calls(pipe, "invert_reference")
     ref = Image.fromarray(_img(4, (220, 200, 180)))
     prompts = [("a person on the beach", "a sks person on the beach"), ("a person in a park", "a sks person in a park")]
     rows = blend_sweep(pipe, prompts, [0, 1], [0, 1], 2, 32, BrightDetector(), ColourIdentity(),
                        np.ones(3) / np.sqrt(3), retouch_reference=ref, inversion_refine=1)
-    assert calls == [y_r for _, y_r in prompts]  # once per prompt, shared by both seeds and both λ1
+    # once per prompt, shared by both seeds and both λ1
+    assert [c["prompt"] for c in calls] == [y_r for _, y_r in prompts]
     assert [r.blend_steps for r in rows] == [0, 1] and all(r.n_images == 4 for r in rows)
     assert all(r.retouched_per_image is not None and len(r.retouched_per_image) == 4 for r in rows)
     calls.clear()

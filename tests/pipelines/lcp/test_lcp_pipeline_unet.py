@@ -4,8 +4,7 @@ import torch
 from layercraft.models.lcp.regulation import box_masks
 from layercraft.models.unet import AttentionStore, LcpAdapter, LcpCallState
 from layercraft.pipelines.lcp import LcpPipeline, canvas_subjects, find_subject_tokens
-
-from .components import canvas, image_encoder, sd_components
+from lc_subjects import canvas, image_encoder, sd_components
 
 
 def _adapter(u):

@@ -5,7 +5,7 @@ from layercraft.models.flux_ext import TextAttentionProbe
 from layercraft.models.lcp.regulation import box_masks
 from layercraft.pipelines.lcp import canvas_subjects
 from layercraft.pipelines.lcp.flux_common import subject_token_index
-from lcp.flux_components import PROMPT, flux_inputs, flux_pipe
+from lc_flux import PROMPT, flux_inputs, flux_pipe
 
 
 def _latents(pipe, inputs, seed=0):

@@ -3,7 +3,7 @@ import torch
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
 from layercraft.training.task import TASKS
 from layercraft.training.tasks.dreambooth_unet import DreamBoothArgs, RetouchDreamBoothTask
-from lcp.components import blob, sd_components
+from lc_subjects import blob, sd_components
 
 
 def test_dreambooth_lora_trains_exports_and_loads(tmp_path):

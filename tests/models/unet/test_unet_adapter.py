@@ -4,8 +4,7 @@ from layercraft.models.lcp.fourier import fourier_box_embedding
 from layercraft.models.lcp.grounding import GroundingAttention
 from layercraft.models.lcp.resampler import PerceiverResampler
 from layercraft.models.unet import LcpAdapter, LcpCallState
-
-from .components import unet
+from lc_subjects import unet
 
 
 def _adapter(u):

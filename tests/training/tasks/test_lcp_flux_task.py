@@ -4,8 +4,8 @@ import torch
 from layercraft.models.flux_ext import LcpFluxAdapter
 from layercraft.training.task import TASKS
 from layercraft.training.tasks.lcp_flux import LcpFluxArgs, LcpFluxTask, augment, scene_pair
-from lcp.components import image_encoder
-from lcp.flux_components import flux_pipe
+from lc_flux import flux_pipe
+from lc_subjects import image_encoder
 
 SMALL = dict(static_dim=16, num_queries=4, resampler_dim=16, resampler_depth=1, resampler_heads=2, grounding_dim=16,
              layout_hidden=16, refiner_grid=4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from layercraft.denoise import Switches
 from layercraft.pipelines.lcp import LcpFluxPipeline
-from lcp.components import canvas
+from lc_subjects import canvas
 
 PROMPT = "a dog and a cat on the beach"
 

@@ -1,4 +1,4 @@
-"""Small canvases for pipeline tests (imported by name: tests/pipelines is on sys.path)."""
+"""Small canvases for pipeline and denoise tests (imported by name: tests/ is on pytest's pythonpath)."""
 
 import numpy as np
 from PIL import Image

@@ -3,7 +3,8 @@ import torch
 
 from layercraft.pipelines.retouch import LayoutRetouchPipeline
 from layercraft.pipelines.retouch.ddim_inversion import ddim_invert
-from lcp.components import canvas, sd_components, unet
+from lc_spy import record_calls
+from lc_subjects import canvas, sd_components, unet
 
 
 def _pipe(personalized=True):
@@ -109,16 +110,10 @@ def test_the_call_passes_inversion_refine_to_both_inversions():
     import pytest
 
     pipe, _ = _pipe()
-    seen, real = [], pipe.invert
-
-    def spy(*args, **kwargs):
-        seen.append(args[-1])  # refine, passed positionally by retouch
-        return real(*args, **kwargs)
-
-    pipe.invert = spy
+    calls = record_calls(pipe, "invert")
     kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
               swap_steps=1, generator=torch.Generator().manual_seed(0), output_type="np")
     pipe("a sks dog on the beach", canvas(), inversion_refine=1, **kw)
-    assert seen == [1, 1]
+    assert [c["refine"] for c in calls] == [1, 1]  # the layout and the reference
     with pytest.raises(ValueError, match="inversion_refine"):
         pipe("a sks dog on the beach", canvas(), inversion_refine=-1, **kw)

@@ -4,8 +4,8 @@ from layercraft.denoise import velocity
 from layercraft.models.flux_ext import LcpFluxAdapter, LcpFluxState
 from layercraft.pipelines.lcp import canvas_subjects
 from layercraft.pipelines.lcp.flux_state import subject_state
-from lcp.components import image_encoder
-from lcp.flux_components import PROMPT, flux_inputs, flux_pipe
+from lc_flux import PROMPT, flux_inputs, flux_pipe
+from lc_subjects import image_encoder
 
 
 def _setup():

@@ -6,7 +6,8 @@ from layercraft.denoise.flow import euler_step
 from layercraft.models.flux_ext import FluxAttentionSwap
 from layercraft.models.transformer import LayercraftFluxTransformer
 from layercraft.pipelines.retouch import LayoutRetouchFluxPipeline
-from lcp.components import canvas
+from lc_spy import record_calls
+from lc_subjects import canvas
 
 LAYOUT, REF = "a red dog on the beach", "a photo of a dog"
 
@@ -136,13 +137,7 @@ def test_the_reference_is_moved_into_the_layout_subject_box_before_inversion():
     from layercraft.pipelines.retouch.align import aligned_reference
 
     pipe, cv = _pipe(), canvas()
-    seen, real = {}, pipe.retouch
-
-    def spy(z_layout, z_ref, *args, **kwargs):
-        seen["ref"], seen["noise"] = z_ref, args[-1]  # clean reference latents, or its shared inversion
-        return real(z_layout, z_ref, *args, **kwargs)
-
-    pipe.retouch = spy
+    calls = record_calls(pipe, "retouch")
     box = np.zeros((32, 32), bool)
     box[16:32, 0:8] = True  # the subject sits lower left in the layout image
 
@@ -152,31 +147,29 @@ def test_the_reference_is_moved_into_the_layout_subject_box_before_inversion():
     kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
               swap_steps=1, latents=_z(5), segmenter=segmenter, output_type="np", return_layout=True)
     _, layout = pipe("a red dog on the beach", cv, align_reference=True, **kw).images
+    seen = calls[-1]
     layout_pil = Image.fromarray((layout[0] * 255).round().astype(np.uint8))
     dog = next(s for s in canvas_subjects(cv) if s.layer_id == "dog")
     moved = aligned_reference(dog.image, np.ones((12, 12), bool), layout_pil, box)
-    torch.testing.assert_close(seen["ref"], image_latents(pipe, [moved], (32, 32)), atol=0.02, rtol=0.0)
-    assert seen["noise"] is None  # the aligned reference is inverted inside the retouch
+    # clean reference latents, or its shared inversion
+    torch.testing.assert_close(seen["reference_latents"], image_latents(pipe, [moved], (32, 32)), atol=0.02, rtol=0.0)
+    assert seen["reference_noise"] is None  # the aligned reference is inverted inside the retouch
     pipe("a red dog on the beach", cv, **kw)  # the default: the paper's recipe, the reference where it is
-    assert seen["ref"] is None
-    torch.testing.assert_close(seen["noise"], pipe.invert_reference("a red dog on the beach", cv, "dog", 2))
+    seen = calls[-1]
+    assert seen["reference_latents"] is None
+    torch.testing.assert_close(seen["reference_noise"], pipe.invert_reference("a red dog on the beach", cv, "dog", 2))
 
 
 def test_retouch_steps_are_set_apart_from_the_layout_steps():
     import pytest
 
     pipe, cv = _pipe(), canvas()
-    seen, real = [], pipe.retouch
-
-    def spy(*args, **kwargs):
-        seen.append(args[6:8])  # (num_inference_steps, swap_steps) of the retouch
-        return real(*args, **kwargs)
-
-    pipe.retouch = spy
+    calls = record_calls(pipe, "retouch")
     kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
               latents=_z(6), output_type="np")
     pipe("a red dog on the beach", cv, retouch_steps=5, **kw)
     pipe("a red dog on the beach", cv, **kw)
+    seen = [(c["num_inference_steps"], c["swap_steps"]) for c in calls]
     assert seen == [(5, 2), (2, 0)]  # λ2 defaults to 2/5 of the retouch steps
     with pytest.raises(ValueError, match=r"swap_steps \(λ2\) must lie in \[0, 5\]"):
         pipe("a red dog on the beach", cv, retouch_steps=5, swap_steps=6, **kw)
@@ -192,18 +185,12 @@ def test_refined_flow_inversion_retraces_closer_and_the_call_passes_it_on():
                       for k in (0, 2))
     assert refined < plain / 3, (plain, refined)
 
-    pipe, seen, real = _pipe(), [], None
-    real = pipe.invert
-
-    def spy(*args, **kwargs):
-        seen.append(args[-1])  # refine, passed positionally by retouch
-        return real(*args, **kwargs)
-
-    pipe.invert = spy
+    pipe = _pipe()
+    calls = record_calls(pipe, "invert")
     kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=2, blend_steps=1,
               latents=_z(6), output_type="np")
     pipe("a red dog on the beach", cv, inversion_refine=2, **kw)
-    assert seen == [2, 2]  # the layout and the reference
+    assert [c["refine"] for c in calls] == [2, 2]  # the layout and the reference
     with pytest.raises(ValueError, match="inversion_refine"):
         pipe("a red dog on the beach", cv, inversion_refine=-1, **kw)
 
@@ -214,13 +201,7 @@ def test_a_shared_reference_inversion_gives_the_same_image_with_one_inversion_fe
     pipe, cv = _pipe(), canvas()
     kw = dict(class_prompt="a dog on the beach", subject_layer="dog", num_inference_steps=3, blend_steps=1,
               latents=_z(7), output_type="np", retouch_steps=2, inversion_refine=1)
-    calls, real = [], pipe.invert
-
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    pipe.invert = spy
+    calls = record_calls(pipe, "invert")
     fresh = pipe("a red dog on the beach", cv, **kw).images
     assert len(calls) == 2
     shared = pipe.invert_reference("a red dog on the beach", cv, "dog", 2, inversion_refine=1)
