@@ -125,9 +125,6 @@ def test_ccpa_is_off_by_default_where_the_scheme_does_not_use_it(pipe):
     assert _build(pipe, canvas(2, descriptors=True), "layercomposer").text.shape[1] == t
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="src bug: Switches.ccpa_anchor declares 'centre' (denoise/switches.py:28), item_text_ids "
-                          "knows 'centroid' (conditioning/positions/one_for_all.py:51)")
 def test_every_declared_ccpa_anchor_builds(pipe):
     anchors = get_args(get_type_hints(Switches)["ccpa_anchor"])
     assert "paper" in anchors
