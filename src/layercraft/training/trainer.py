@@ -17,12 +17,13 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
+from .launch import check_launch
 from .task import Task, build_task, step_seed
 
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a crash mid-save leaves it unusable, not corrupt
@@ -65,9 +66,12 @@ def _trim_log(log: Path, step: int) -> None:
 
 
 def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
+    check_launch()
     out = Path(cfg.output_dir)
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
+        # the LR schedule counts optimizer steps (accelerate would otherwise step it once per process)
+        step_scheduler_with_optimizer=False,
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         project_config=ProjectConfiguration(project_dir=str(out), automatic_checkpoint_naming=True,
@@ -75,6 +79,10 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     )
     torch.manual_seed(cfg.seed)
     task = task or build_task(cfg)
+    if hasattr(task, "setup"):  # a task may place its frozen components on the accelerator's device
+        task.setup(accelerator)
+    if getattr(task, "find_unused_parameters", False):  # data-dependent graphs only: DDP then traverses it
+        accelerator.ddp_handler = DistributedDataParallelKwargs(find_unused_parameters=True)
     model = task.model
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
@@ -129,7 +137,8 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
-                scheduler.step()
+                if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             step_loss += loss.detach().float() / cfg.grad_accum
         if ema is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -39,6 +40,10 @@ class CanvasTaskArgs(BaseModel):
     p_drop_canvas: float = 0.1  # whole canvas dropped → text-to-image (and unconditional CFG branch)
     p_drop_text: float = 0.1
     lora_rank: int = 0  # > 0: train a peft LoRA on the attention projections instead of all weights
+    lora_alpha: float | None = None  # LoRA scale numerator (None: = lora_rank); saved with the adapter
+    # dtype of the frozen components (text encoders, VAE, a LoRA's base transformer) on the accelerator: "auto" is
+    # the mixed-precision dtype on an accelerator and float32 on CPU; trained weights stay float32 either way
+    frozen_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     sample_seed: int = 7
     sample_steps: int = 16
     milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum: 0 → top at these steps
@@ -91,15 +96,75 @@ class CanvasFlowTask:
             from peft import LoraConfig
 
             self.model.requires_grad_(False)
-            self.model.add_adapter(LoraConfig(r=self.args.lora_rank, lora_alpha=self.args.lora_rank,
-                                              init_lora_weights="gaussian",
+            alpha = self.args.lora_rank if self.args.lora_alpha is None else self.args.lora_alpha
+            self.model.add_adapter(LoraConfig(r=self.args.lora_rank, lora_alpha=alpha, init_lora_weights="gaussian",
                                               target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        else:
+            for module in self.switched_off_modules():
+                module.requires_grad_(False)
         self._encoder = None
+        self.device, self._frozen = torch.device("cpu"), torch.float32
         names, weights = zip(*sorted(self.args.recipes.items()), strict=True)
         self._recipe_names, self._recipe_p = list(names), np.asarray(weights, float) / sum(weights)
 
+    def switched_off_modules(self) -> list[torch.nn.Module]:
+        """The transformer's modules that the configured switches never call: the identity projector without
+        `modulation`, the DAM temperature generators without `dam`. They are frozen, so they are neither optimised
+        (no weight decay on weights that never see a gradient) nor all-reduced by DDP, which would otherwise stop at
+        the first step waiting for their gradients."""
+        sw, model = self.args.switches, self.model
+        off: list[torch.nn.Module] = []
+        if not sw.modulation and model.identity_projector is not None:
+            off.append(model.identity_projector)
+        if not sw.dam:
+            off += [b.attn.temperature for b in (*model.transformer_blocks, *model.single_transformer_blocks)
+                    if hasattr(b.attn, "temperature")]
+        return off
+
+    @property
+    def find_unused_parameters(self) -> bool:
+        """Whether some trained parameter may miss a step's graph. Only the identity projector can, and only when
+        `modulation` is trained: a step whose identities were all dropped (or hidden) takes the plain path. Then DDP
+        must look for unused parameters each step (one graph traversal); with the switches' modules frozen otherwise,
+        every trained parameter is in every graph and the traversal is skipped."""
+        return self.args.switches.modulation and self.args.lora_rank == 0 and self.model.identity_projector is not None
+
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
+
+    # ---- placement ---------------------------------------------------------------------------------------------
+    def frozen_dtype(self, device: torch.device, mixed_precision: str) -> torch.dtype:
+        """The dtype policy for frozen components: see `CanvasTaskArgs.frozen_dtype`."""
+        if self.args.frozen_dtype != "auto":
+            return getattr(torch, self.args.frozen_dtype)
+        if torch.device(device).type == "cpu":
+            return torch.float32
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision, torch.float32)
+
+    def components(self) -> dict[str, torch.nn.Module]:
+        """Every module the loss runs: the pipeline's components and, once loaded, the identity encoder."""
+        mods = {k: v for k, v in self.pipe.components.items() if isinstance(v, torch.nn.Module)}
+        if self._encoder is not None:
+            mods["identity_encoder"] = self._encoder
+        return mods
+
+    def place(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> None:
+        """Move every component to `device`: frozen ones in `dtype`; the trained weights stay float32 (a LoRA's
+        frozen base takes `dtype`, its adapter float32), as diffusers' training scripts keep them."""
+        self.device, self._frozen = torch.device(device), dtype
+        for name, module in self.components().items():
+            if name != "transformer":
+                module.to(device=self.device, dtype=dtype)
+        if self.args.lora_rank > 0:
+            self.model.to(device=self.device, dtype=dtype)
+            for p in self.trainable_parameters():
+                p.data = p.data.float()
+        else:
+            self.model.to(device=self.device)
+
+    def setup(self, accelerator) -> None:
+        """Called by the trainer before `accelerator.prepare`: every component on the accelerator's device."""
+        self.place(accelerator.device, self.frozen_dtype(accelerator.device, accelerator.mixed_precision))
 
     def batch(self, index: int, rank: int, batch_size: int) -> CanvasBatch:
         rng = np.random.default_rng(step_seed(self.cfg.seed, index, rank, 0xCA))
@@ -120,7 +185,7 @@ class CanvasFlowTask:
     def _targets(self, examples: list[Example]) -> torch.Tensor:
         images = torch.stack([rgba_to_tensor(np.dstack([e.target, np.full(e.target.shape[:2], 255, np.uint8)]))
                               for e in examples])  # (B, 3, H, W) in [-1, 1]
-        latents = to_latents(self.pipe.vae, images)  # (B, C, h, w)
+        latents = to_latents(self.pipe.vae, images.to(self.device))  # (B, C, h, w)
         return torch.stack([pack(z.float()) for z in latents])  # (B, L, C·4)
 
     def identity_encoder(self):
@@ -129,6 +194,7 @@ class CanvasFlowTask:
             from ...world.perception.identity import IdentityEncoder
 
             self._encoder = IdentityEncoder.from_pretrained().eval().requires_grad_(False)
+            self._encoder.to(self.device)
         return self._encoder
 
     def _people(self, examples: list[Example]) -> list[tuple[int, int]]:
@@ -151,7 +217,7 @@ class CanvasFlowTask:
         people = self._people(ex) if (self.args.switches.modulation or self.args.identity_loss_weight > 0) else []
         gt_embeds = None
         if people:
-            truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex])
+            truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex]).to(self.device)
             with torch.no_grad():
                 gt_embeds = self.identity_encoder()(self._crops(truth, ex, people))  # (N, D)
         plain = self.args.switches.replace(modulation=False)
@@ -167,8 +233,9 @@ class CanvasFlowTask:
             if not any(identity):
                 switches, identity = plain, None
         inputs = self.pipe.build_inputs(prompts, canvases, batch.scheme, switches, identity_embeds=identity)
-        sigmas = sample_sigmas(self.cfg.flow, len(ex), generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        # noise is drawn on the CPU generator (the same on every device), then moved
+        sigmas = sample_sigmas(self.cfg.flow, len(ex), generator).to(self.device)
+        noise = torch.randn(x0.shape, generator=generator).to(self.device)
         xt, target = noisy_and_target(x0, sigmas, noise)
         pred = velocity(model, inputs, xt, sigmas, inputs.conditioning())  # model: the (DDP-wrapped) module trained
         loss = F.mse_loss(pred.float(), target.float())
@@ -220,7 +287,10 @@ class CanvasFlowTask:
         if self.args.lora_rank > 0:
             from peft.utils import get_peft_model_state_dict
 
-            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=get_peft_model_state_dict(model))
+            from ...pipelines.lora import adapter_metadata
+
+            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=get_peft_model_state_dict(model),
+                                        transformer_lora_adapter_metadata=adapter_metadata(model))
             (Path(out_dir) / "README.md").write_text(self.model_card())
         else:
             self.pipe.save_pretrained(out_dir)
