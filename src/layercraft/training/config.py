@@ -32,6 +32,8 @@ class TrainConfig(BaseModel):
     grad_accum: int = 1
     lr: float = 3e-4
     weight_decay: float = 0.0
+    # "adamw" (torch) or bitsandbytes' "adamw8bit" / "paged_adamw" / "paged_adamw8bit" (training.optim)
+    optimizer: Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit"] = "adamw"
     warmup_steps: int = 0
     lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     max_grad_norm: float = 1.0

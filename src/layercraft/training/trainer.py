@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .config import TrainConfig
 from .launch import check_launch
+from .optim import build_optimizer, optimizer_class
 from .task import Task, build_task, step_seed
 
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a crash mid-save leaves it unusable, not corrupt
@@ -67,6 +68,7 @@ def _trim_log(log: Path, step: int) -> None:
 
 def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     check_launch()
+    optimizer_class(cfg.optimizer)  # a missing bitsandbytes fails here, before a large model is loaded
     out = Path(cfg.output_dir)
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
@@ -91,7 +93,7 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     else:
         groups = [{"params": [p for p in task.trainable_parameters() if p.requires_grad]}]
     params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = build_optimizer(cfg.optimizer, groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = "constant_with_warmup" if cfg.lr_schedule == "constant" and cfg.warmup_steps else cfg.lr_schedule
     scheduler = get_scheduler(schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
                               num_training_steps=cfg.max_steps)
