@@ -44,3 +44,36 @@ def test_the_entry_point_exits_2_with_the_right_form_before_any_training(tmp_pat
     assert main([str(cfg)]) == 2
     assert RIGHT_FORM in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_sharded_means_fsdp_or_zero3():
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from layercraft.training.launch import sharded
+
+    def acc(kind, stage=None):
+        return SimpleNamespace(distributed_type=kind, deepspeed_config={"zero_optimization": {"stage": stage}})
+
+    assert sharded(acc(DistributedType.FSDP)) and sharded(acc(DistributedType.DEEPSPEED, 3))
+    assert not sharded(acc(DistributedType.DEEPSPEED, 2)) and not sharded(acc(DistributedType.MULTI_GPU))
+    assert not sharded(acc(DistributedType.NO))
+
+
+def test_accelerate_configs_and_the_kontext_recipe_load():
+    from pathlib import Path
+
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    from layercraft.training import TrainConfig
+    from layercraft.training.tasks.canvas import CanvasTaskArgs
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted((root / "accelerate").glob("*.yaml"))
+    kinds = {p.stem: ClusterConfig.from_yaml_file(str(p)).distributed_type for p in files}
+    assert {k: str(v).split(".")[-1] for k, v in kinds.items()} == {
+        "fsdp": "FSDP", "deepspeed-zero2": "DEEPSPEED", "deepspeed-zero3": "DEEPSPEED"}
+    cfg = TrainConfig.from_yaml(root / "kontext-lora.yaml")
+    args = CanvasTaskArgs(**cfg.task_args)
+    assert cfg.gradient_checkpointing and cfg.mixed_precision == "bf16" and args.cache_encodings and args.lora_rank

@@ -59,3 +59,15 @@ def test_canvas_task_export_keeps_its_lora_alpha(tmp_path):
     fresh = LayeredCanvasPipeline.from_spec("tiny-test")
     fresh.load_lora_weights(str(tmp_path / "final"))
     assert torch.allclose(_out(fresh.transformer), expected, atol=1e-6)
+
+
+def test_a_sharded_runs_gathered_state_dict_exports_the_same_lora(tmp_path):
+    task = build_task(TrainConfig(task="canvas", task_args={"model": "tiny-test", "size": 32, "lora_rank": 4}))
+    _randomise_lora(task.model, seed=3)
+    task.export(task.model, tmp_path / "own")
+    full = {k: v.clone() for k, v in task.model.state_dict().items()}  # what accelerator.get_state_dict gathers
+    task.export(task.model, tmp_path / "gathered", state_dict=full)
+    a, b = (LayeredCanvasPipeline.from_spec("tiny-test") for _ in range(2))
+    a.load_lora_weights(str(tmp_path / "own"))
+    b.load_lora_weights(str(tmp_path / "gathered"))
+    assert torch.equal(_out(a.transformer), _out(b.transformer))

@@ -42,3 +42,16 @@ def check_launch(environ: Mapping[str, str] | None = None) -> None:
             f"processes only through MPI, with --mpirun_hostfile). For N CPU processes run: {RIGHT_FORM} "
             "(on a machine with GPUs, prefix CUDA_VISIBLE_DEVICES= to train on its CPUs); for one process, "
             "drop --num_processes or unset MASTER_ADDR.")
+
+
+def sharded(accelerator) -> bool:
+    """Whether the trained weights are split across processes (FSDP, DeepSpeed ZeRO-3): then no process holds a
+    replica to fingerprint, the final weights must be gathered by every process, and only the main process cannot
+    run the model alone (no sample sheets)."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return True
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        return accelerator.deepspeed_config.get("zero_optimization", {}).get("stage", 0) == 3
+    return False

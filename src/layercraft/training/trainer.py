@@ -23,7 +23,7 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .launch import check_launch
+from .launch import check_launch, sharded
 from .optim import build_optimizer, optimizer_class
 from .task import Task, build_task, step_seed
 
@@ -97,6 +97,11 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     schedule = "constant_with_warmup" if cfg.lr_schedule == "constant" and cfg.warmup_steps else cfg.lr_schedule
     scheduler = get_scheduler(schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
                               num_training_steps=cfg.max_steps)
+    if sharded(accelerator) and (cfg.sample_every or cfg.ema_decay > 0):
+        raise ValueError("sharded training (FSDP, ZeRO-3) takes sample_every: 0 and ema_decay: 0 (the main process "
+                         "alone cannot run or average split weights)")
+    if accelerator.state.deepspeed_plugin is not None:  # no dataloader is prepared for DeepSpeed to read it from
+        accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.batch_size
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     ema = EMAModel(params, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
     state = TrainState()
@@ -164,10 +169,15 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
                 task.sample(accelerator.unwrap_model(model), state.step, out / "samples")
     bar.close()
     accelerator.wait_for_everyone()
-    _check_replicas(accelerator, params, out)
-    if accelerator.is_main_process:
-        with _ema_weights(ema, params):
-            task.export(accelerator.unwrap_model(model), out / "final")
+    if sharded(accelerator):  # no replicas to compare; every process takes part in gathering the weights
+        full = accelerator.get_state_dict(model)
+        if accelerator.is_main_process:
+            task.export(accelerator.unwrap_model(model), out / "final", state_dict=full)
+    else:
+        _check_replicas(accelerator, params, out)
+        if accelerator.is_main_process:
+            with _ema_weights(ema, params):
+                task.export(accelerator.unwrap_model(model), out / "final")
     accelerator.wait_for_everyone()
     # Drop the DDP wrapper (its reducer holds the process group) before the group is destroyed: a gloo
     # group torn down under a live reducer can hang at interpreter exit when one rank is slower.

@@ -183,6 +183,11 @@ class CanvasFlowTask:
         """Called by the trainer before `accelerator.prepare`: every component on the accelerator's device, then
         (with `cache_encodings`) the training set's encodings computed once — by the main process, the others load
         its file — and the encoders moved off the accelerator."""
+        from ..launch import sharded
+
+        if sharded(accelerator) and self.args.lora_rank == 0:
+            raise ValueError("sharded training (FSDP, ZeRO-3) of the canvas task is for LoRAs (lora_rank > 0); "
+                             "train full weights with DDP or ZeRO-2")
         self.place(accelerator.device, self.frozen_dtype(accelerator.device, accelerator.mixed_precision))
         if self.args.cache_encodings:
             with accelerator.main_process_first():
@@ -378,15 +383,20 @@ class CanvasFlowTask:
                 f"pipe = load_pipeline({str(a.init_from or a.model)!r})\npipe.load_lora_weights(\"<this folder>\")\n"
                 f"```\n")
 
-    def export(self, model, out_dir: Path) -> None:
+    def export(self, model, out_dir: Path, state_dict: dict | None = None) -> None:
+        """The LoRA (diffusers format, with its config) or the whole pipeline. `state_dict`: the gathered weights of a
+        sharded run (FSDP, ZeRO-3), whose module holds only this process's shards; LoRA runs only."""
         if self.args.lora_rank > 0:
             from peft.utils import get_peft_model_state_dict
 
             from ...pipelines.lora import adapter_metadata
 
-            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=get_peft_model_state_dict(model),
+            layers = get_peft_model_state_dict(model, state_dict=state_dict)
+            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=layers,
                                         transformer_lora_adapter_metadata=adapter_metadata(model))
             (Path(out_dir) / "README.md").write_text(self.model_card())
+        elif state_dict is not None:
+            raise ValueError("a sharded run exports LoRAs only (lora_rank > 0)")
         else:
             self.pipe.save_pretrained(out_dir)
 
