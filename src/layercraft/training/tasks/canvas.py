@@ -51,15 +51,6 @@ class CanvasTaskArgs(BaseModel):
     # (and the VAE, unless the identity loss decodes) on the CPU; the file is reused by later and resumed runs
     cache_encodings: bool = False
     cache_dir: Path | None = None  # where the encoding cache lives (None: <output_dir>/encodings)
-
-    @model_validator(mode="after")
-    def _finite_set_for_cache(self):
-        if self.cache_encodings and self.dataset_size is None:
-            raise ValueError("cache_encodings needs a finite training set: set dataset_size")
-        if self.dataset_size is not None and ANYPHOTO.name in self.recipes and self.milestones:
-            raise ValueError("dataset_size fixes every example, but the anyphoto curriculum changes them with the "
-                             "step: give milestones: [] (a fixed replacement probability)")
-        return self
     sample_seed: int = 7
     sample_steps: int = 16
     milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum: 0 → top at these steps
@@ -72,6 +63,15 @@ class CanvasTaskArgs(BaseModel):
     identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
     min_visible: float = 0.5  # people less visible than this are left out of identity terms
     t2i_people: int | None = Field(None, ge=1)  # `text_to_image` recipe: only scenes of this many people (None: any)
+
+    @model_validator(mode="after")
+    def _finite_set_for_cache(self):
+        if self.cache_encodings and self.dataset_size is None:
+            raise ValueError("cache_encodings needs a finite training set: set dataset_size")
+        if self.dataset_size is not None and ANYPHOTO.name in self.recipes and self.milestones:
+            raise ValueError("dataset_size fixes every example, but the anyphoto curriculum changes them with the "
+                             "step: give milestones: [] (a fixed replacement probability)")
+        return self
 
 
 @dataclass
