@@ -13,7 +13,7 @@ from layercraft.training import TrainConfig, build_task
 from layercraft.training.encoding_cache import CacheMiss, EncodingCache
 from layercraft.training.optim import build_optimizer, optimizer_class
 
-ARGS = {"model": "tiny-test", "size": 32, "recipes": {"layercomposer": 1.0, "one_for_all": 1.0}, "dataset_size": 3,
+ARGS = {"model": "tiny-test", "size": 32, "recipes": {"layercomposer": 1.0, "one_for_all": 1.0}, "dataset_size": 2,
         "p_drop_canvas": 0.3, "p_drop_text": 0.3, "switches": {"ccpa": True}}
 
 
@@ -24,7 +24,7 @@ def _task(tmp_path, **kw):
     return task
 
 
-def _losses(task, steps=4):
+def _losses(task, steps=3):
     return [task.loss(task.model, task.batch(i, 0, 2), torch.Generator().manual_seed(i))[0] for i in range(steps)]
 
 
@@ -66,7 +66,7 @@ def test_the_cache_file_is_keyed_by_what_is_encoded(tmp_path):
 def test_a_finite_set_draws_only_its_examples_and_the_cache_needs_one():
     cfg = TrainConfig(task="canvas", task_args={**ARGS, "recipes": {"layercomposer": 1.0}})
     task = build_task(cfg)
-    pool = {task.example("layercomposer", k).prompt for k in range(3)}
+    pool = {task.example("layercomposer", k).prompt for k in range(2)}
     drawn = {e.prompt for i in range(6) for e in task.batch(i, 0, 2).examples}
     assert drawn <= pool and len(drawn) > 1
     with pytest.raises(ValidationError, match="dataset_size"):
