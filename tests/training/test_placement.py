@@ -84,3 +84,15 @@ def test_training_code_never_picks_a_device_by_name():
     hits = [f"{p.name}:{i}" for p in SRC.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
             if pattern.search(line)]
     assert hits == []
+
+
+def test_dreambooth_flux_setup_puts_its_pipeline_on_the_accelerator_device():
+    task = build_task(TrainConfig(task="flux_dreambooth", task_args={
+        "model": "tiny-test", "world_scene": 90000003, "num_instance": 1, "size": 32, "lora_rank": 2}))
+    accelerator = Accelerator(cpu=True)
+    task.setup(accelerator)
+    mods = [m for m in task.pipe.components.values() if isinstance(m, torch.nn.Module)]
+    assert mods and all(p.device == accelerator.device for m in mods for p in m.parameters())
+    assert task._latents.device == accelerator.device
+    loss, _ = task.loss(task.model, task.batch(0, 0, 1), torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss)
