@@ -96,3 +96,12 @@ def test_dreambooth_flux_setup_puts_its_pipeline_on_the_accelerator_device():
     assert task._latents.device == accelerator.device
     loss, _ = task.loss(task.model, task.batch(0, 0, 1), torch.Generator().manual_seed(0))
     assert torch.isfinite(loss)
+
+
+def test_lcp_adapter_setup_puts_pipeline_and_adapter_on_the_accelerator_device():
+    task = build_task(TrainConfig(task="lcp_flux_adapter", task_args={"model": "tiny-test", "size": 32}))
+    accelerator = Accelerator(cpu=True)
+    task.setup(accelerator)
+    mods = [m for m in task.pipe.components.values() if isinstance(m, torch.nn.Module)] + [task.model]
+    assert all(p.device == accelerator.device for m in mods for p in m.parameters())
+    assert task.pipe._execution_device == accelerator.device
