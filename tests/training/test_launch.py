@@ -77,3 +77,12 @@ def test_accelerate_configs_and_the_kontext_recipe_load():
     cfg = TrainConfig.from_yaml(root / "kontext-lora.yaml")
     args = CanvasTaskArgs(**cfg.task_args)
     assert cfg.gradient_checkpointing and cfg.mixed_precision == "bf16" and args.cache_encodings and args.lora_rank
+
+
+def test_mixed_precision_no_survives_yaml(tmp_path):
+    from layercraft.training import TrainConfig
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task: canvas\nmixed_precision: no\n")  # YAML 1.1 reads a bare `no` as false
+    assert TrainConfig.from_yaml(cfg).mixed_precision == "no"
+    assert TrainConfig.from_yaml(cfg, mixed_precision="bf16").mixed_precision == "bf16"

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class FlowConfig(BaseModel):
@@ -45,6 +45,12 @@ class TrainConfig(BaseModel):
     sample_every: int = 0  # 0 disables sample images
     log_every: int = 10
     flow: FlowConfig = Field(default_factory=FlowConfig)
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        """YAML reads a bare `no` as false: `mixed_precision: no` (or `mixed_precision=no`) means "no"."""
+        return "no" if value is False else value
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
