@@ -1,6 +1,10 @@
 """`python -m layercraft.training CONFIG.yaml [key=value ...]`: the entry `accelerate launch` runs.
 
-    accelerate launch --num_processes 2 --cpu -m layercraft.training configs/x.yaml max_steps=100
+    accelerate launch --multi_gpu --num_processes 2 -m layercraft.training configs/x.yaml max_steps=100
+
+On a machine without a visible GPU the processes train on CPU (gloo); on one with GPUs, prefix
+`CUDA_VISIBLE_DEVICES=` for CPU processes. `--cpu --num_processes N` is refused: accelerate starts one process
+for it (see `training.launch`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import sys
 import yaml
 
 from .config import TrainConfig
+from .launch import LaunchError
 from .trainer import train
 
 
@@ -24,7 +29,11 @@ def main(argv: list[str]) -> int:
             print(f"override {arg!r} must look like key=value", file=sys.stderr)
             return 2
         overrides[key] = yaml.safe_load(value)
-    train(TrainConfig.from_yaml(argv[0], **overrides))
+    try:
+        train(TrainConfig.from_yaml(argv[0], **overrides))
+    except LaunchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class FlowConfig(BaseModel):
@@ -32,6 +32,8 @@ class TrainConfig(BaseModel):
     grad_accum: int = 1
     lr: float = 3e-4
     weight_decay: float = 0.0
+    # "adamw" (torch) or bitsandbytes' "adamw8bit" / "paged_adamw" / "paged_adamw8bit" (training.optim)
+    optimizer: Literal["adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit"] = "adamw"
     warmup_steps: int = 0
     lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     max_grad_norm: float = 1.0
@@ -46,6 +48,12 @@ class TrainConfig(BaseModel):
     # Resuming refuses a changed batch size, learning rate or seed (the run would silently become a
     # different one); set this to resume with the new values anyway.
     resume_override: bool = False
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        """YAML reads a bare `no` as false: `mixed_precision: no` (or `mixed_precision=no`) means "no"."""
+        return "no" if value is False else value
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:

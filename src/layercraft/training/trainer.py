@@ -21,12 +21,14 @@ from pathlib import Path
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
+from .launch import check_launch, sharded
+from .optim import build_optimizer, optimizer_class
 from .task import Task, build_task, step_seed
 
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a crash mid-save leaves it unusable, not corrupt
@@ -119,11 +121,15 @@ def rotate_checkpoints(output_dir: Path, keep: int) -> list[Path]:
 
 
 def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
+    check_launch()
+    optimizer_class(cfg.optimizer)  # a missing bitsandbytes fails here, before a large model is loaded
     out = Path(cfg.output_dir)
     if latest_checkpoint(out) is not None:
         check_resume(cfg, out)  # before any set-up: a refused resume costs nothing
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
+        # the LR schedule counts optimizer steps (accelerate would otherwise step it once per process)
+        step_scheduler_with_optimizer=False,
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         # no total_limit: accelerate would delete the oldest checkpoint *before* writing the new one
@@ -131,6 +137,10 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     )
     torch.manual_seed(cfg.seed)
     task = task or build_task(cfg)
+    if hasattr(task, "setup"):  # a task may place its frozen components on the accelerator's device
+        task.setup(accelerator)
+    if getattr(task, "find_unused_parameters", False):  # data-dependent graphs only: DDP then traverses it
+        accelerator.ddp_handler = DistributedDataParallelKwargs(find_unused_parameters=True)
     model = task.model
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
@@ -139,10 +149,15 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     else:
         groups = [{"params": [p for p in task.trainable_parameters() if p.requires_grad]}]
     params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = build_optimizer(cfg.optimizer, groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = "constant_with_warmup" if cfg.lr_schedule == "constant" and cfg.warmup_steps else cfg.lr_schedule
     scheduler = get_scheduler(schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
                               num_training_steps=cfg.max_steps)
+    if sharded(accelerator) and (cfg.sample_every or cfg.ema_decay > 0):
+        raise ValueError("sharded training (FSDP, ZeRO-3) takes sample_every: 0 and ema_decay: 0 (the main process "
+                         "alone cannot run or average split weights)")
+    if accelerator.state.deepspeed_plugin is not None:  # no dataloader is prepared for DeepSpeed to read it from
+        accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.batch_size
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     ema = EMAModel(params, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
     state = TrainState()
@@ -185,7 +200,8 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
-                scheduler.step()
+                if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             step_loss += loss.detach().float() / cfg.grad_accum
         if ema is not None:
@@ -210,10 +226,15 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
                 task.sample(accelerator.unwrap_model(model), state.step, out / "samples")
     bar.close()
     accelerator.wait_for_everyone()
-    _check_replicas(accelerator, params, out)
-    if accelerator.is_main_process:
-        with _ema_weights(ema, params):
-            task.export(accelerator.unwrap_model(model), out / "final")
+    if sharded(accelerator):  # no replicas to compare; every process takes part in gathering the weights
+        full = accelerator.get_state_dict(model)
+        if accelerator.is_main_process:
+            task.export(accelerator.unwrap_model(model), out / "final", state_dict=full)
+    else:
+        _check_replicas(accelerator, params, out)
+        if accelerator.is_main_process:
+            with _ema_weights(ema, params):
+                task.export(accelerator.unwrap_model(model), out / "final")
     accelerator.wait_for_everyone()
     # Drop the DDP wrapper (its reducer holds the process group) before the group is destroyed: a gloo
     # group torn down under a live reducer can hang at interpreter exit when one rank is slower.

@@ -8,22 +8,24 @@ guidance possible. Inputs are built by `denoise.build_inputs`, exactly as at inf
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...canvas import Canvas, composite
 from ...conditioning import pack, unpack
 from ...conditioning.schemes import ANYPHOTO, LAYERCOMPOSER
-from ...denoise import Switches, velocity
+from ...denoise import Switches, build_inputs, velocity
 from ...denoise.canvas_pixels import rgba_to_tensor
 from ...models.autoencoder import from_latents, to_latents
 from ..config import TrainConfig
+from ..encoding_cache import EncodingCache
 from ..flow_matching import clean_estimate, noisy_and_target, sample_sigmas
 from ..recipes import RECIPES, Example
 from ..task import step_seed
@@ -39,6 +41,16 @@ class CanvasTaskArgs(BaseModel):
     p_drop_canvas: float = 0.1  # whole canvas dropped → text-to-image (and unconditional CFG branch)
     p_drop_text: float = 0.1
     lora_rank: int = 0  # > 0: train a peft LoRA on the attention projections instead of all weights
+    lora_alpha: float | None = None  # LoRA scale numerator (None: = lora_rank); saved with the adapter
+    # dtype of the frozen components (text encoders, VAE, a LoRA's base transformer) on the accelerator: "auto" is
+    # the mixed-precision dtype on an accelerator and float32 on CPU; trained weights stay float32 either way
+    frozen_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # a finite training set: each recipe draws from `dataset_size` fixed examples (None: a fresh example every draw)
+    dataset_size: int | None = Field(None, ge=1)
+    # precompute the set's text embeddings and VAE latents once (needs dataset_size), then keep the text encoders
+    # (and the VAE, unless the identity loss decodes) on the CPU; the file is reused by later and resumed runs
+    cache_encodings: bool = False
+    cache_dir: Path | None = None  # where the encoding cache lives (None: <output_dir>/encodings)
     sample_seed: int = 7
     sample_steps: int = 16
     milestones: tuple[int, ...] = (2000, 4000, 6000)  # AnyPhoto replacement curriculum: 0 → top at these steps
@@ -51,6 +63,15 @@ class CanvasTaskArgs(BaseModel):
     identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
     min_visible: float = 0.5  # people less visible than this are left out of identity terms
     t2i_people: int | None = Field(None, ge=1)  # `text_to_image` recipe: only scenes of this many people (None: any)
+
+    @model_validator(mode="after")
+    def _finite_set_for_cache(self):
+        if self.cache_encodings and self.dataset_size is None:
+            raise ValueError("cache_encodings needs a finite training set: set dataset_size")
+        if self.dataset_size is not None and ANYPHOTO.name in self.recipes and self.milestones:
+            raise ValueError("dataset_size fixes every example, but the anyphoto curriculum changes them with the "
+                             "step: give milestones: [] (a fixed replacement probability)")
+        return self
 
 
 @dataclass
@@ -91,24 +112,158 @@ class CanvasFlowTask:
             from peft import LoraConfig
 
             self.model.requires_grad_(False)
-            self.model.add_adapter(LoraConfig(r=self.args.lora_rank, lora_alpha=self.args.lora_rank,
-                                              init_lora_weights="gaussian",
+            alpha = self.args.lora_rank if self.args.lora_alpha is None else self.args.lora_alpha
+            self.model.add_adapter(LoraConfig(r=self.args.lora_rank, lora_alpha=alpha, init_lora_weights="gaussian",
                                               target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        else:
+            for module in self.switched_off_modules():
+                module.requires_grad_(False)
         self._encoder = None
+        self.device, self._frozen = torch.device("cpu"), torch.float32
+        self.cache: EncodingCache | None = None
         names, weights = zip(*sorted(self.args.recipes.items()), strict=True)
         self._recipe_names, self._recipe_p = list(names), np.asarray(weights, float) / sum(weights)
+
+    def switched_off_modules(self) -> list[torch.nn.Module]:
+        """The transformer's modules that the configured switches never call: the identity projector without
+        `modulation`, the DAM temperature generators without `dam`. They are frozen, so they are neither optimised
+        (no weight decay on weights that never see a gradient) nor all-reduced by DDP, which would otherwise stop at
+        the first step waiting for their gradients."""
+        sw, model = self.args.switches, self.model
+        off: list[torch.nn.Module] = []
+        if not sw.modulation and model.identity_projector is not None:
+            off.append(model.identity_projector)
+        if not sw.dam:
+            off += [b.attn.temperature for b in (*model.transformer_blocks, *model.single_transformer_blocks)
+                    if hasattr(b.attn, "temperature")]
+        return off
+
+    @property
+    def find_unused_parameters(self) -> bool:
+        """Whether some trained parameter may miss a step's graph. Only the identity projector can, and only when
+        `modulation` is trained: a step whose identities were all dropped (or hidden) takes the plain path. Then DDP
+        must look for unused parameters each step (one graph traversal); with the switches' modules frozen otherwise,
+        every trained parameter is in every graph and the traversal is skipped."""
+        return self.args.switches.modulation and self.args.lora_rank == 0 and self.model.identity_projector is not None
 
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    # ---- placement ---------------------------------------------------------------------------------------------
+    def frozen_dtype(self, device: torch.device, mixed_precision: str) -> torch.dtype:
+        """The dtype policy for frozen components: see `CanvasTaskArgs.frozen_dtype`."""
+        if self.args.frozen_dtype != "auto":
+            return getattr(torch, self.args.frozen_dtype)
+        if torch.device(device).type == "cpu":
+            return torch.float32
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision, torch.float32)
+
+    def components(self) -> dict[str, torch.nn.Module]:
+        """Every module the loss runs: the pipeline's components and, once loaded, the identity encoder."""
+        mods = {k: v for k, v in self.pipe.components.items() if isinstance(v, torch.nn.Module)}
+        if self._encoder is not None:
+            mods["identity_encoder"] = self._encoder
+        return mods
+
+    def place(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> None:
+        """Move every component to `device`: frozen ones in `dtype`; the trained weights stay float32 (a LoRA's
+        frozen base takes `dtype`, its adapter float32), as diffusers' training scripts keep them."""
+        self.device, self._frozen = torch.device(device), dtype
+        for name, module in self.components().items():
+            if name != "transformer":
+                module.to(device=self.device, dtype=dtype)
+        if self.args.lora_rank > 0:
+            self.model.to(device=self.device, dtype=dtype)
+            for p in self.trainable_parameters():
+                p.data = p.data.float()
+        else:
+            self.model.to(device=self.device)
+
+    def setup(self, accelerator) -> None:
+        """Called by the trainer before `accelerator.prepare`: every component on the accelerator's device, then
+        (with `cache_encodings`) the training set's encodings computed once — by the main process, the others load
+        its file — and the encoders moved off the accelerator."""
+        from ..launch import sharded
+
+        if sharded(accelerator) and self.args.lora_rank == 0:
+            raise ValueError("sharded training (FSDP, ZeRO-3) of the canvas task is for LoRAs (lora_rank > 0); "
+                             "train full weights with DDP or ZeRO-2")
+        self.place(accelerator.device, self.frozen_dtype(accelerator.device, accelerator.mixed_precision))
+        if self.args.cache_encodings:
+            with accelerator.main_process_first():
+                self.build_cache()
+            self.offload_encoders()
+
+    # ---- encodings ---------------------------------------------------------------------------------------------
+    def encoders(self):
+        """What `build_inputs` encodes through: the pipeline's encoders, or the cache in front of them."""
+        enc = self.pipe.encoders()
+        if self.cache is None:
+            return replace(enc, device=self.device)
+        return replace(enc, device=self.device,
+                       encode_text=self.cache.text_encoder(self.pipe.encode_text, self.device, enc.dtype),
+                       vae=self.cache.vae(self.pipe.vae))
+
+    def cache_path(self) -> Path:
+        """The cache file for this training set: keyed by everything that changes what is encoded."""
+        import hashlib
+        import json
+
+        skip = {"lora_rank", "lora_alpha", "p_drop_canvas", "p_drop_text", "p_drop_identity", "sample_seed",
+                "sample_steps", "identity_loss_weight", "identity_loss_max_sigma", "min_visible", "cache_dir",
+                "cache_encodings"}
+        key = {"seed": self.cfg.seed, **{k: v for k, v in self.args.model_dump(mode="json").items() if k not in skip},
+               "dtype": str(self._frozen)}
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return Path(self.args.cache_dir or Path(self.cfg.output_dir) / "encodings") / f"{digest}.pt"
+
+    @torch.no_grad()
+    def build_cache(self, chunk: int = 8) -> EncodingCache:
+        """Load this set's cache file, or encode every example's prompt, canvas layers and target once and save it.
+
+        Each example is encoded as the loss encodes it (the same `build_inputs`, switches and target path), plus
+        the empty prompt that text dropout gives."""
+        path = self.cache_path()
+        if path.exists():
+            self.cache = EncodingCache.load(path)
+        else:
+            self.cache = EncodingCache({"examples": self.args.dataset_size, "recipes": self._recipe_names})
+            plain = self.args.switches.replace(modulation=False)
+            for name in self._recipe_names:
+                for start in range(0, self.args.dataset_size, chunk):
+                    ex = [self.example(name, k) for k in range(start, min(start + chunk, self.args.dataset_size))]
+                    build_inputs(self.encoders(), [e.prompt for e in ex], [e.canvas for e in ex], ex[0].scheme, plain)
+                    self._targets(ex)
+            self.encoders().encode_text([""], None)
+            self.cache.save(path)
+        self.cache.frozen = True
+        return self.cache
+
+    def _encoder_modules(self) -> list[torch.nn.Module]:
+        names = ["text_encoder", "text_encoder_2"] + ([] if self.args.identity_loss_weight > 0 else ["vae"])
+        return [m for m in (getattr(self.pipe, n, None) for n in names) if isinstance(m, torch.nn.Module)]
+
+    def offload_encoders(self, device: torch.device | str = "cpu") -> None:
+        """Move the encoders the cache replaces (text, and the VAE unless the identity loss decodes) to `device`."""
+        for module in self._encoder_modules():
+            module.to(device)
+
     def batch(self, index: int, rank: int, batch_size: int) -> CanvasBatch:
         rng = np.random.default_rng(step_seed(self.cfg.seed, index, rank, 0xCA))
         name = self._recipe_names[int(rng.choice(len(self._recipe_names), p=self._recipe_p))]
-        kw = self._recipe_kwargs(name, index // max(1, self.cfg.grad_accum))
-        examples = [RECIPES[name](rng, self.args.size, **kw) for _ in range(batch_size)]
+        if self.args.dataset_size is not None:
+            examples = [self.example(name, int(k)) for k in rng.integers(self.args.dataset_size, size=batch_size)]
+        else:
+            kw = self._recipe_kwargs(name, index // max(1, self.cfg.grad_accum))
+            examples = [RECIPES[name](rng, self.args.size, **kw) for _ in range(batch_size)]
         return CanvasBatch(examples, examples[0].scheme,
                            [bool(rng.random() < self.args.p_drop_canvas) for _ in examples],
                            [bool(rng.random() < self.args.p_drop_text) for _ in examples])
+
+    def example(self, name: str, k: int) -> Example:
+        """Example k of a recipe's finite training set (`dataset_size`): a pure function of (seed, recipe, k)."""
+        rng = np.random.default_rng(step_seed(self.cfg.seed, self._recipe_names.index(name), k, 0xDA7A))
+        return RECIPES[name](rng, self.args.size, **self._recipe_kwargs(name, 0))
 
     def _recipe_kwargs(self, name: str, step: int) -> dict:
         if name == ANYPHOTO.name:
@@ -120,8 +275,9 @@ class CanvasFlowTask:
     def _targets(self, examples: list[Example]) -> torch.Tensor:
         images = torch.stack([rgba_to_tensor(np.dstack([e.target, np.full(e.target.shape[:2], 255, np.uint8)]))
                               for e in examples])  # (B, 3, H, W) in [-1, 1]
-        latents = to_latents(self.pipe.vae, images)  # (B, C, h, w)
-        return torch.stack([pack(z.float()) for z in latents])  # (B, L, C·4)
+        vae = self.encoders().vae
+        latents = to_latents(vae, images.to(vae.device))  # (B, C, h, w)
+        return torch.stack([pack(z.float()) for z in latents]).to(self.device)  # (B, L, C·4)
 
     def identity_encoder(self):
         """The world's ArcFace (frozen, eval mode), loaded on first use."""
@@ -129,6 +285,7 @@ class CanvasFlowTask:
             from ...world.perception.identity import IdentityEncoder
 
             self._encoder = IdentityEncoder.from_pretrained().eval().requires_grad_(False)
+            self._encoder.to(self.device)
         return self._encoder
 
     def _people(self, examples: list[Example]) -> list[tuple[int, int]]:
@@ -151,7 +308,7 @@ class CanvasFlowTask:
         people = self._people(ex) if (self.args.switches.modulation or self.args.identity_loss_weight > 0) else []
         gt_embeds = None
         if people:
-            truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex])
+            truth = torch.stack([torch.from_numpy(e.target).permute(2, 0, 1).float() / 255 for e in ex]).to(self.device)
             with torch.no_grad():
                 gt_embeds = self.identity_encoder()(self._crops(truth, ex, people))  # (N, D)
         plain = self.args.switches.replace(modulation=False)
@@ -166,9 +323,10 @@ class CanvasFlowTask:
             identity = [d if k else {} for d, k in zip(identity, keep.tolist(), strict=True)]
             if not any(identity):
                 switches, identity = plain, None
-        inputs = self.pipe.build_inputs(prompts, canvases, batch.scheme, switches, identity_embeds=identity)
-        sigmas = sample_sigmas(self.cfg.flow, len(ex), generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        inputs = build_inputs(self.encoders(), prompts, canvases, batch.scheme, switches, identity_embeds=identity)
+        # noise is drawn on the CPU generator (the same on every device), then moved
+        sigmas = sample_sigmas(self.cfg.flow, len(ex), generator).to(self.device)
+        noise = torch.randn(x0.shape, generator=generator).to(self.device)
         xt, target = noisy_and_target(x0, sigmas, noise)
         pred = velocity(model, inputs, xt, sigmas, inputs.conditioning())  # model: the (DDP-wrapped) module trained
         loss = F.mse_loss(pred.float(), target.float())
@@ -194,6 +352,15 @@ class CanvasFlowTask:
 
     @torch.no_grad()
     def sample(self, model, step: int, out_dir: Path) -> None:
+        if self.cache is not None:  # the pipeline encodes its own prompts and canvases: encoders back for the sheet
+            self.offload_encoders(self.device)
+            try:
+                return self._sample(step, out_dir)
+            finally:
+                self.offload_encoders("cpu")
+        return self._sample(step, out_dir)
+
+    def _sample(self, step: int, out_dir: Path) -> None:
         rows = []
         text_only = self.args.p_drop_canvas >= 1.0  # a text-to-image stage: sample the path it trains
         for k, e in enumerate(self.validation_examples()):
@@ -216,12 +383,20 @@ class CanvasFlowTask:
                 f"pipe = load_pipeline({str(a.init_from or a.model)!r})\npipe.load_lora_weights(\"<this folder>\")\n"
                 f"```\n")
 
-    def export(self, model, out_dir: Path) -> None:
+    def export(self, model, out_dir: Path, state_dict: dict | None = None) -> None:
+        """The LoRA (diffusers format, with its config) or the whole pipeline. `state_dict`: the gathered weights of a
+        sharded run (FSDP, ZeRO-3), whose module holds only this process's shards; LoRA runs only."""
         if self.args.lora_rank > 0:
             from peft.utils import get_peft_model_state_dict
 
-            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=get_peft_model_state_dict(model))
+            from ...pipelines.lora import adapter_metadata
+
+            layers = get_peft_model_state_dict(model, state_dict=state_dict)
+            self.pipe.save_lora_weights(out_dir, transformer_lora_layers=layers,
+                                        transformer_lora_adapter_metadata=adapter_metadata(model))
             (Path(out_dir) / "README.md").write_text(self.model_card())
+        elif state_dict is not None:
+            raise ValueError("a sharded run exports LoRAs only (lora_rank > 0)")
         else:
             self.pipe.save_pretrained(out_dir)
 

@@ -132,6 +132,12 @@ class FluxDreamBoothTask:
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def setup(self, accelerator) -> None:
+        """Called by the trainer before `accelerator.prepare`: the whole pipeline and the instance latents on the
+        accelerator's device (trained weights and everything else stay in their dtype)."""
+        self.pipe.to(accelerator.device)
+        self._latents = self._latents.to(accelerator.device)
+
     def batch(self, index: int, rank: int, batch_size: int) -> DreamBoothFluxBatch:
         g = torch.Generator().manual_seed(step_seed(self.seed, index, rank))
         pick = torch.randint(0, self._latents.shape[0], (batch_size,), generator=g).tolist()
@@ -143,8 +149,8 @@ class FluxDreamBoothTask:
         canvases = [Canvas(width=size, height=size, prompt=p) for p in batch.prompts]
         inputs = self.pipe.build_inputs(batch.prompts, canvases, DEFAULT_SCHEME, Switches())
         x0 = batch.latents
-        sigmas = sample_sigmas(self.flow, x0.shape[0], generator)
-        xt, target = noisy_and_target(x0, sigmas, torch.randn(x0.shape, generator=generator))
+        sigmas = sample_sigmas(self.flow, x0.shape[0], generator).to(x0.device)  # drawn on the CPU generator
+        xt, target = noisy_and_target(x0, sigmas, torch.randn(x0.shape, generator=generator).to(x0.device))
         loss = F.mse_loss(velocity(model, inputs, xt, sigmas, inputs.conditioning()).float(), target.float())
         return loss, {"mse": loss.item()}
 

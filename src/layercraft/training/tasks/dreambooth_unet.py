@@ -71,6 +71,11 @@ class RetouchDreamBoothTask:
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def setup(self, accelerator) -> None:
+        """Called by the trainer before `accelerator.prepare`: the precomputed instance latents and prompt states on
+        the accelerator's device (the VAE and text encoder are not used again and stay where they are)."""
+        self._latents, self._text = self._latents.to(accelerator.device), self._text.to(accelerator.device)
+
     def batch(self, index: int, rank: int, batch_size: int) -> DreamBoothBatch:
         g = torch.Generator().manual_seed(step_seed(self.seed, index, rank))
         pick = torch.randint(0, self._latents.shape[0], (batch_size,), generator=g)
@@ -95,7 +100,9 @@ class RetouchDreamBoothTask:
         from peft.utils import get_peft_model_state_dict
 
         unwrapped = getattr(model, "module", model)
-        StableDiffusionLoraLoaderMixin.save_lora_weights(out_dir, unet_lora_layers=get_peft_model_state_dict(unwrapped))
+        StableDiffusionLoraLoaderMixin.save_lora_weights(
+            out_dir, unet_lora_layers=get_peft_model_state_dict(unwrapped),
+            unet_lora_adapter_metadata=unwrapped.peft_config["default"].to_dict())
 
 
 def retouch_dreambooth(cfg: TrainConfig) -> RetouchDreamBoothTask:

@@ -147,6 +147,14 @@ class LcpFluxTask:
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def setup(self, accelerator) -> None:
+        """Called by the trainer before `accelerator.prepare`: the frozen pipeline (with its image encoder) and the
+        adapter on the accelerator's device."""
+        self.pipe.to(accelerator.device)
+        if getattr(self.pipe, "image_encoder", None) is not None:
+            self.pipe.image_encoder.to(accelerator.device)
+        self.model.to(accelerator.device)
+
     def param_groups(self, lr: float) -> list[dict]:
         """The scalar gates (grounding tanh γ, static μ) at `gate_lr_scale`·lr, everything else at lr."""
         gates = [p for n, p in self.model.named_parameters() if p.requires_grad and n.split(".")[-1] in GATES]
