@@ -25,7 +25,7 @@ class Switches:
     modulation: bool = False  # identity-adaptive modulation (AnyPhoto); needs identity embeddings
     ccpa: bool | None = None  # descriptors as text at their blocks' centres (One-for-All eq. 3)
     ccpa_tokens: int = 8
-    ccpa_anchor: Literal["paper", "centre"] = "paper"
+    ccpa_anchor: Literal["paper", "centroid"] = "paper"
     dam: bool = False  # DAM temperature generators (One-for-All eq. 4-5)
     cache: bool = False  # condition KV cache (models trained with cacheable conditions)
 
