@@ -257,13 +257,14 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
     def image_canvas(self, image: Image.Image, prompt: str = "", height: int | None = None,
                      width: int | None = None) -> Canvas:
         """A Kontext user's input image as a one-layer canvas: the image scaled to cover (width × height) — default
-        its own size rounded down to the token stride — locked, as Kontext keeps its context image."""
+        its own size rounded down to the canvas stride — locked, as Kontext keeps its context image."""
         from ..canvas.builders import fit_in_box
 
         if not isinstance(image, Image.Image):
             raise TypeError(f"image must be a PIL image, got {type(image).__name__}")
-        w = width or max(self.stride, image.width // self.stride * self.stride)
-        h = height or max(self.stride, image.height // self.stride * self.stride)
+        step = math.lcm(self.stride, LIMITS.stride)  # the model's token side and the project files' size step
+        w = width or max(step, image.width // step * step)
+        h = height or max(step, image.height // step * step)
         layer = fit_in_box("image", image.convert("RGBA"), (0, 0, w, h), category=Category.background, locked=True,
                            fit="cover")
         return Canvas(width=w, height=h, layers=[layer], prompt=prompt)
