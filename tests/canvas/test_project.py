@@ -111,7 +111,7 @@ def test_corrupt_zip_and_missing_file(tmp_path):
 def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     import layercraft.canvas.project as project
 
-    def boom(img):
+    def boom(img, *args):
         raise OSError("disk full")
 
     monkeypatch.setattr(project, "encode_png", boom)
