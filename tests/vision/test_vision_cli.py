@@ -22,7 +22,7 @@ def _run(*args):
 def test_faces_prints_json_in_the_photos_own_pixels(astronaut, tmp_path):
     path = tmp_path / "astronaut.png"
     astronaut.resize((1024, 1024), Image.Resampling.LANCZOS).save(path)
-    res = _run("vision", "faces", path, "--max-side", 512)  # detected at half size, reported at full
+    res = _run("vision", "faces", path, "--max-side", 512, "--crops", tmp_path / "crops")  # detected at half size
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert (data["width"], data["height"]) == (1024, 1024)
@@ -31,6 +31,9 @@ def test_faces_prints_json_in_the_photos_own_pixels(astronaut, tmp_path):
     x0, y0, x1, y1 = face["box"]
     assert 300 < x0 < x1 < 600 and 80 < y0 < y1 < 400  # twice the 512 px astronaut's face box
     assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in face["landmarks"])
+    crop = Image.open(tmp_path / "crops" / "face-0.png")
+    assert crop.size == (112, 112)
+    assert not (tmp_path / "crops" / "face-1.png").exists()
 
 
 def test_no_face_truncated_and_missing_files_exit_2_with_one_line(no_face, astronaut, tmp_path):

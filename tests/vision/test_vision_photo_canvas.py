@@ -83,6 +83,12 @@ def test_row_layout_without_prior_keeps_people_apart_and_on_the_canvas(builder, 
     for left, right in zip(boxes, boxes[1:], strict=False):
         assert left[2] <= right[0] + 1  # left to right, no overlap
     assert all(b[0] >= 0 and b[2] <= canvas.width and b[3] == canvas.height for b in boxes)
+    # a big photo is stored at the size it is shown, not at its own size
+    big = builder.build([astronaut.resize((2048, 2048), Image.Resampling.BICUBIC)], size=256)
+    (layer,) = big.layers
+    assert layer.placement.scale == 1.0 and max(layer.image.size) <= 256
+    lm = landmarks_on_canvas(layer)
+    assert ((lm >= 0) & (lm <= [big.width, big.height])).all()
 
 
 def test_no_face_in_a_photo_is_a_clear_error(builder, astronaut, no_face):

@@ -60,6 +60,11 @@ def test_split_into_people_and_place_on_a_layout_photo(tmp_path, analyzer, astro
         assert len(placed) == 2
         r = c.post(f"/api/projects/{pid}/from-photos", files=[("files", ("c.png", _png_no_face(), "image/png"))])
         assert r.status_code == 422 and r.json()["error"]["code"] == "no_face"
+        r = c.post(f"/api/projects/{pid}/people", files={"file": ("bad.jpg", _jpeg(two)[:3000], "image/jpeg")})
+        assert r.status_code == 415 and "truncated" in r.json()["error"]["message"]
+        many = [("files", (f"{k}.jpg", _jpeg(astronaut), "image/jpeg")) for k in range(29)]
+        r = c.post(f"/api/projects/{pid}/from-photos", files=many)  # 4 layers + 29 > 32
+        assert r.status_code == 422 and "more than the limit of 28" in r.json()["error"]["message"]
         path = tmp_path / "p.lcp"
         path.write_bytes(c.get(f"/api/projects/{pid}/export").content)
     canvas = load_project(path)

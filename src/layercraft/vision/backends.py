@@ -10,6 +10,8 @@
   with `local_files_only=True`; the person probability is the softmax channel of the label named
   `person` (or `label`). Mean, std and size come from the folder's preprocessor_config.json.
   Pass it to `PersonSegmenter(segmenter=…)`.
+- `OnnxFaceDetector(path)`: an SCRFD face detector exported to ONNX (insightface's `det_10g.onnx`,
+  `scrfd_*_bnkps.onnx`): boxes + the same 5 landmarks. Pass it to `FaceAnalyzer(detector=…)`.
 - `SubjectCutout(path)` (in cutout.py) already takes any local ONNX matting / salient-object model.
 """
 
@@ -25,6 +27,7 @@ from PIL import Image
 from .cutout import onnx_session
 from .errors import VisionError
 from .faces import Face, align_face
+from .mtcnn import Detections, nms
 
 
 class OnnxFaceEmbedder:
@@ -107,3 +110,72 @@ class TransformersPersonMask:
             prob = torch.softmax(logits.float(), dim=1)[0, self.channel].numpy()
         return np.asarray(Image.fromarray(prob.astype(np.float32), "F").resize((w, h), Image.Resampling.BILINEAR)
                           ).clip(0, 1)
+
+
+class OnnxFaceDetector:
+    """SCRFD (anchor-free distances per stride, 2 anchors per cell) from an ONNX export.
+
+    The photo is scaled to fit the model's square input (640 by default) at the top-left, scaled
+    by (x − 127.5) / 128; per stride s (8, 16, 32, or 8…128 for five levels) the outputs are scores,
+    box distances and, with landmarks, 5 point offsets, in units of s from each cell's centre."""
+
+    def __init__(self, path: str | Path, *, size: int = 640, score: float = 0.5, iou: float = 0.4,
+                 threads: int = 2) -> None:
+        self.session = onnx_session(path, threads)
+        inp = self.session.get_inputs()[0]
+        self._input = inp.name
+        h = inp.shape[2] if len(inp.shape) == 4 and isinstance(inp.shape[2], int) else size
+        self.size = int(h)
+        n = len(self.session.get_outputs())
+        if n not in (6, 9, 10, 15):
+            raise VisionError(f"{path}: {n} outputs; an SCRFD export has 6, 9, 10 or 15")
+        self.levels = 3 if n in (6, 9) else 5
+        self.kps = n in (9, 15)
+        self.strides = [8, 16, 32] if self.levels == 3 else [8, 16, 32, 64, 128]
+        self.anchors = 2 if self.levels == 3 else 1
+        self.score, self.iou = score, iou
+
+    def _centres(self, stride: int) -> np.ndarray:
+        side = self.size // stride
+        ys, xs = np.mgrid[:side, :side]
+        c = np.stack([xs, ys], -1).reshape(-1, 2).astype(np.float64) * stride
+        return np.repeat(c, self.anchors, axis=0)
+
+    def detect(self, rgb: np.ndarray, min_face: float | None = None) -> Detections:
+        h, w = rgb.shape[:2]
+        f = self.size / max(h, w)
+        nw, nh = max(1, int(round(w * f))), max(1, int(round(h * f)))
+        canvas = np.zeros((self.size, self.size, 3), np.float32)
+        canvas[:nh, :nw] = np.asarray(Image.fromarray(np.asarray(rgb, np.uint8)).resize((nw, nh),
+                                                                                       Image.Resampling.BILINEAR))
+        x = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None].astype(np.float32)
+        outs = self.session.run(None, {self._input: x})
+        boxes, scores, points = [], [], []
+        for k, stride in enumerate(self.strides):
+            sc = np.asarray(outs[k], np.float64).reshape(-1)
+            dist = np.asarray(outs[k + self.levels], np.float64).reshape(-1, 4) * stride
+            c = self._centres(stride)
+            keep = np.flatnonzero(sc >= self.score)
+            if len(keep) == 0:
+                continue
+            cc, d = c[keep], dist[keep]
+            boxes.append(np.concatenate([cc - d[:, :2], cc + d[:, 2:]], 1))
+            scores.append(sc[keep])
+            if self.kps:
+                off = np.asarray(outs[k + 2 * self.levels], np.float64).reshape(-1, 10)[keep] * stride
+                points.append(cc[:, None, :] + off.reshape(-1, 5, 2))
+            else:  # no landmarks: a frontal guess inside the box keeps the interface
+                b = boxes[-1]
+                rel = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.78], [0.65, 0.78]])
+                points.append(b[:, None, :2] + rel[None] * (b[:, None, 2:] - b[:, None, :2]))
+        if not boxes:
+            return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)))
+        b, s, p = np.concatenate(boxes) / f, np.concatenate(scores), np.concatenate(points) / f
+        if min_face is not None:
+            big = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= min_face
+            b, s, p = b[big], s[big], p[big]
+        keep = nms(b, s, self.iou)
+        b = b[keep]
+        b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
+        b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
+        return Detections(b, s[keep], p[keep])

@@ -69,12 +69,26 @@ def faces_cmd(
     min_score: float = typer.Option(0.9, min=0.0, max=1.0, help="Smallest detection score kept."),
     max_side: int = typer.Option(1600, min=64, help="Detect on a copy at most this many pixels on its longer side."),
     min_face: float = typer.Option(20.0, min=12.0, help="Smallest face searched, in pixels of that copy."),
+    detector: Path = typer.Option(None, help="A local SCRFD face detector (.onnx) instead of the bundled MTCNN."),
+    crops: Path = typer.Option(None, help="Also write each face aligned on the ArcFace template as "
+                                          "CROPS/face-0.png … (112×112)."),
 ) -> None:
     """Print {"faces": [{"box", "score", "landmarks"}…]} in the photo's pixels (exit 2 when none is found)."""
     from .faces import FaceAnalyzer
 
     photo = _photo(image)
-    faces = FaceAnalyzer(max_side=max_side, min_face=min_face).detect(photo, min_score=min_score)
+    det = None
+    if detector is not None:
+        from .backends import OnnxFaceDetector
+
+        det = OnnxFaceDetector(detector)
+    faces = FaceAnalyzer(det, max_side=max_side, min_face=min_face).detect(photo, min_score=min_score)
+    if crops is not None:
+        from ..canvas.images import save_image_atomic
+        from .faces import align_face
+
+        for k, face in enumerate(faces):
+            save_image_atomic(align_face(photo, face.landmarks), crops / f"face-{k}.png")
     typer.echo(json.dumps({"image": str(image), "width": photo.width, "height": photo.height,
                            "faces": [f.to_json() for f in faces]}))
     if not faces:

@@ -8,7 +8,8 @@
   user likes). Layers go back to front by the size of their target face (bigger faces in front).
 - scheme `anyphoto`: each photo's largest face, aligned onto the ArcFace 112×112 template, is
   placed by `canvas.builders.location_layer` (the paper's similarity estimate) at the prior face.
-- without a prior: a row layout, people side by side at a common face height.
+- without a prior: a row layout, one column per photo, each person fitted in it and standing on
+  the canvas's lower edge.
 
 Photos are matched to prior faces left to right (photo k → the k-th prior face from the left), or
 by `order` (photo k → prior face `order[k]`, counted from the left). The canvas is the prior's
@@ -192,4 +193,19 @@ def _row_layer(lid: str, sub: Subject, k: int, n: int, width: int, height: int, 
     p = layer.placement
     layer.placement = Placement(x=p.x, y=round(height - sub.image.height * p.scale), scale=p.scale)
     layer.landmarks = np.asarray(sub.landmarks, np.float64).tolist()
-    return layer
+    return bake_reduction(layer)
+
+
+def bake_reduction(layer: Layer) -> Layer:
+    """A layer shown reduced (placement scale < 1) gets its image resampled to the shown size and
+    scale 1: the same pixels on the canvas (the rasterizer resizes to the same rounded size), and a
+    big photo does not bloat the project."""
+    p = layer.placement
+    if p.scale >= 1.0 or p.rotation:
+        return layer
+    w, h = layer.image.size
+    size = max(1, round(w * p.scale)), max(1, round(h * p.scale))
+    image = layer.image.resize(size, Image.Resampling.BICUBIC)
+    lms = None if layer.landmarks is None else (np.asarray(layer.landmarks) * [size[0] / w, size[1] / h]).tolist()
+    return layer.model_copy(update={"image": image, "landmarks": lms,
+                                    "placement": Placement(x=p.x, y=p.y, flip_h=p.flip_h, flip_v=p.flip_v)})

@@ -88,6 +88,9 @@ async def split_people(project_id: str, request: Request, file: UploadFile = Fil
     parts = await run_in_threadpool(_vision, _split, data, label, s.config.max_image_pixels, width, height)
     with s.store.lock:
         doc = s.store.get(project_id)
+        if len(doc.canvas.layers) + len(parts) > MAX_LAYERS:
+            raise ApiError(422, "too_many_layers", f"{label}: {len(parts)} people would make "
+                           f"{len(doc.canvas.layers) + len(parts)} layers, more than the limit of {MAX_LAYERS}")
         ids = []
         for k, (image, placement, lms) in enumerate(parts):
             layer = doc.add_layer(image, f"{label} person {k}", Category.person)

@@ -63,4 +63,13 @@ export const api = {
     }
     return parse<T>(response);
   },
+  async uploadForm<T>(url: string, form: FormData): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(url, { method: "POST", body: form });
+    } catch (err) {
+      throw new ApiError(0, "network", `the studio server cannot be reached (${String(err)})`);
+    }
+    return parse<T>(response);
+  },
 };

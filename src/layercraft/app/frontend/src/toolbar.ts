@@ -11,7 +11,14 @@ interface Uploaded {
   project: ProjectView;
 }
 
+interface UploadedMany {
+  layer_ids: string[];
+  project: ProjectView;
+}
+
 export class Toolbar {
+  private layoutPhoto: File | null = null;
+
   constructor(
     private readonly editor: Editor,
     private readonly openProject: (view: ProjectView) => void,
@@ -21,6 +28,17 @@ export class Toolbar {
     this.onFile("add-layer", (file) => this.addLayer(file, false));
     this.onFile("add-background", (file) => this.addLayer(file, true));
     this.onFile("load-project", (file) => this.load(file));
+    this.onFile("people-from-photo", (file) => this.peopleFromPhoto(file));
+    this.onFile("layout-photo", async (file) => {
+      this.layoutPhoto = file;
+      byId("layout-name").textContent = `layout: ${file.name}`;
+    });
+    const photos = byId<HTMLInputElement>("photos-on-layout");
+    photos.addEventListener("change", () => {
+      const files = [...(photos.files ?? [])];
+      photos.value = "";
+      if (files.length) void this.photosOnLayout(files);
+    });
     byId("undo").addEventListener("click", () => e.undo());
     byId("redo").addEventListener("click", () => e.redo());
     byId("new-project").addEventListener("click", () => void this.create());
@@ -58,6 +76,36 @@ export class Toolbar {
       e.adoptServerCanvas(out.project, out.layer_id);
     } catch (err) {
       showError(err, `Adding ${file.name}`);
+    }
+  }
+
+  /** Real photos: one layer per person in the photo (the bundled person segmentation, split by faces). */
+  private async peopleFromPhoto(file: File): Promise<void> {
+    const e = this.editor;
+    try {
+      await e.autosave.flush();
+      const out = await api.upload<UploadedMany>(`/api/projects/${e.projectId}/people`, file,
+        { name: file.name.replace(/\.[^.]+$/, "") });
+      e.adoptServerCanvas(out.project, out.layer_ids[0]);
+    } catch (err) {
+      showError(err, `People from ${file.name}`);
+    }
+  }
+
+  /** The automatic layout canvas: each photo's person placed so its face lands on a layout-photo face. */
+  private async photosOnLayout(files: File[]): Promise<void> {
+    const e = this.editor;
+    try {
+      await e.autosave.flush();
+      const form = new FormData();
+      for (const f of files) form.append("files", f, f.name);
+      if (this.layoutPhoto) form.append("prior", this.layoutPhoto, this.layoutPhoto.name);
+      const scheme = byId<HTMLSelectElement>("scheme").value === "anyphoto" ? "anyphoto" : "layercomposer";
+      form.append("scheme", scheme);
+      const out = await api.uploadForm<UploadedMany>(`/api/projects/${e.projectId}/from-photos`, form);
+      e.adoptServerCanvas(out.project, out.layer_ids[0]);
+    } catch (err) {
+      showError(err, "Photos on layout");
     }
   }
 
