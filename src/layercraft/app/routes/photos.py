@@ -105,6 +105,10 @@ def _build(photos: list[tuple[bytes, str]], prior: tuple[bytes, str] | None, sch
            width: int, height: int, max_layers: int):
     images = [_photo(d, n, max_pixels) for d, n in photos]
     prior_img = None if prior is None else _photo(*prior, max_pixels)
+    from ...vision.photo_canvas import SCHEMES as PHOTO_SCHEMES
+
+    if scheme not in PHOTO_SCHEMES:  # a project on another scheme gets the cut-out people canvas
+        scheme = DEFAULT_SCHEME
     canvas = _builder().build(images, prior=prior_img, scheme=scheme, canvas_wh=(width, height),
                               names=[n for _, n in photos], max_layers=max_layers)
     return canvas.layers

@@ -66,7 +66,7 @@ export const api = {
   async uploadForm<T>(url: string, form: FormData): Promise<T> {
     let response: Response;
     try {
-      response = await fetch(url, { method: "POST", body: form });
+      response = await fetch(url, { method: "POST", body: form, headers: { ...STUDIO_HEADER } });
     } catch (err) {
       throw new ApiError(0, "network", `the studio server cannot be reached (${String(err)})`);
     }

@@ -100,7 +100,8 @@ export class Toolbar {
       const form = new FormData();
       for (const f of files) form.append("files", f, f.name);
       if (this.layoutPhoto) form.append("prior", this.layoutPhoto, this.layoutPhoto.name);
-      const scheme = byId<HTMLSelectElement>("scheme").value === "anyphoto" ? "anyphoto" : "layercomposer";
+      // the project's scheme; the server builds a location canvas for schemes that take one, else cut-out people
+      const scheme = byId<HTMLSelectElement>("scheme").value;
       form.append("scheme", scheme);
       const out = await api.uploadForm<UploadedMany>(`/api/projects/${e.projectId}/from-photos`, form);
       e.adoptServerCanvas(out.project, out.layer_ids[0]);
