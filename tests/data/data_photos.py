@@ -85,8 +85,8 @@ def build(root: Path, *, video: bool = True, bad: bool = True) -> Path:
     if bad:
         a.save(root / "alice/resaved.jpg", quality=97)  # a duplicate of alice/astronaut.png
         Image.fromarray(skimage.data.coffee()).save(root / "bad/coffee.png")
-        tiny = Image.new("RGB", (400, 400), (120, 130, 140))
-        tiny.paste(a.resize((150, 150)), (125, 125))  # a face ≈ 30 px: under --min-face 40
+        tiny = Image.new("RGB", (256, 256), (120, 130, 140))
+        tiny.paste(a.resize((150, 150)), (53, 53))  # a face ≈ 30 px: under --min-face 40
         tiny.save(root / "bad/tiny.png")
         from PIL import ImageFilter
 
@@ -99,3 +99,42 @@ def build(root: Path, *, video: bool = True, bad: bool = True) -> Path:
         frames = [a.crop((30 + 20 * k, 0, 430 + 20 * k, 400)).resize((256, 256)) for k in range(4)]
         write_video(root / "clips/walk.mp4", frames, fps=2)  # 2 s: frames at 0 s and 1 s with every=1
     return root
+
+
+OPTIONS = {"max_side": 256, "chunk": 3, "every": 1.0, "per_shard": 4}
+
+
+def reference_folder(root: Path) -> Path:
+    """One reference face photo: a crop of grace_hopper (the AnyPhoto reference of identity G)."""
+    ref = root / "refs"
+    ref.mkdir(parents=True, exist_ok=True)
+    grace().crop((60, 30, 460, 430)).save(ref / "grace.png")
+    return ref
+
+
+def prepared(base: Path) -> tuple[Path, Path]:
+    """(photo folder, dataset) under `base`, prepared once per test session (reused if already there)."""
+    from layercraft.data import PrepareOptions, prepare
+
+    photos, ds = base / "photos", base / "dataset"
+    if not (ds / "index.json").is_file():
+        build(photos)
+        refs = reference_folder(base)
+        prepare([photos], ds, PrepareOptions(**OPTIONS, references=str(refs)), workers=1)
+    return photos, ds
+
+
+def names(ds: Path) -> dict[str, dict]:
+    """source name (`name` or `name@t`) → its index record, for the kept images of a dataset."""
+    import json
+
+    items = json.loads((ds / "work" / "plan.json").read_text())["items"]
+    index = json.loads((ds / "index.json").read_text())
+    from layercraft.data import PreparedDataset
+
+    d = PreparedDataset(ds)
+    out = {}
+    for n, rec in enumerate(index["images"]):
+        it = items[d.meta(n)["item"]]
+        out[it["name"] + (f"@{it['time']:g}" if it["time"] is not None else "")] = rec
+    return out

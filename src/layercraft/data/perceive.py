@@ -80,13 +80,24 @@ def sharpness(photo: Image.Image, landmarks: np.ndarray) -> float:
 class Perception:
     """The models of one worker, loaded once: faces (+ embeddings), person split, optional captioner."""
 
-    def __init__(self, captioner: str | None = None, threads: int = 1) -> None:
-        import torch
+    def __init__(self, captioner: str | None = None, threads: int | None = None) -> None:
+        """`threads`: set torch's and the mask model's thread count (worker processes: 1 each)."""
+        if threads is not None:
+            import torch
 
-        torch.set_num_threads(threads)
+            torch.set_num_threads(threads)
         self.faces = FaceAnalyzer()
-        self.people = PersonSegmenter(self.faces, SelfieSegmenter(threads=threads))
+        self.people = PersonSegmenter(self.faces, SelfieSegmenter(threads=threads or 2))
         self.captioner = ModelCaptioner(captioner) if captioner else None
+
+    _shared: dict = {}
+
+    @classmethod
+    def shared(cls, captioner: str | None = None) -> Perception:
+        """One set of models per process and captioner (in-process runs reuse them)."""
+        if captioner not in cls._shared:
+            cls._shared[captioner] = cls(captioner)
+        return cls._shared[captioner]
 
     @property
     def embedder_info(self) -> dict:
