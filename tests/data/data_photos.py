@@ -138,3 +138,22 @@ def names(ds: Path) -> dict[str, dict]:
         it = items[d.meta(n)["item"]]
         out[it["name"] + (f"@{it['time']:g}" if it["time"] is not None else "")] = rec
     return out
+
+
+SMALL_OPTIONS = {"max_side": 256, "chunk": 1}
+
+
+def small_set(base: Path) -> tuple[Path, Path]:
+    """Four photos of two people (astronaut, grace: each plain and mirrored) and their dataset."""
+    from layercraft.data import PrepareOptions, prepare
+
+    photos, ds = base / "photos", base / "dataset"
+    if not (ds / "index.json").is_file():
+        photos.mkdir(parents=True, exist_ok=True)
+        a, g = astronaut().resize((256, 256)), grace().resize((220, 256))
+        a.save(photos / "a.png")
+        ImageOps.mirror(a).save(photos / "a2.png")
+        g.save(photos / "g.png")
+        ImageOps.mirror(g).save(photos / "g2.png")
+        prepare([photos], ds, PrepareOptions(**SMALL_OPTIONS), workers=1)
+    return photos, ds

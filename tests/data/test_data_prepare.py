@@ -141,22 +141,3 @@ def test_a_folder_with_no_faces_gives_an_empty_dataset_with_every_refusal(tmp_pa
     counts = prepare([folder], tmp_path / "ds", PrepareOptions(max_side=256), workers=1)
     assert counts["images"] == 0 and counts["refusals"] == {"no_face": 2}
     assert PreparedDataset(tmp_path / "ds").index["shards"] == []
-
-
-def test_local_pool_of_two_workers_matches_the_single_process_run(photo_dataset, tmp_path):
-    """The process pool (2 workers) on a subset gives the same samples as one process."""
-    from data_photos import astronaut, grace
-    from PIL import ImageOps
-
-    photos = tmp_path / "p"
-    photos.mkdir()
-    astronaut().resize((256, 256)).save(photos / "a.png")
-    grace().resize((220, 256)).save(photos / "g.png")
-    ImageOps.mirror(grace().resize((220, 256))).save(photos / "g2.png")
-    a = prepare([photos], tmp_path / "a", PrepareOptions(max_side=256, chunk=1), workers=1)
-    b = prepare([photos], tmp_path / "b", PrepareOptions(max_side=256, chunk=1), workers=2)
-    assert a == b
-    da, db = PreparedDataset(tmp_path / "a"), PreparedDataset(tmp_path / "b")
-    assert [r["key"] for r in da.images] == [r["key"] for r in db.images]
-    for n in range(len(da)):
-        assert np.array_equal(da.sample(n).layers, db.sample(n).layers)

@@ -86,3 +86,7 @@ def info_cmd(
         typer.echo(f"  refused {reason}: {n}")
     path = contact_sheet(ds, sheet or dataset / "contact.png", limit=limit)
     typer.echo(f"contact sheet: {path}")
+
+
+if __name__ == "__main__":  # `python -m layercraft.data.cli …`: the data commands without the whole CLI's imports
+    app()
