@@ -177,12 +177,11 @@ def run_ray(plan: Plan, todo: list[int], work: Path, workers: int, progress: Cal
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
-    gpus = float(ray.cluster_resources().get("GPU", 0))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ds = ray.data.from_items([{"chunk": k} for k in todo], override_num_blocks=max(1, len(todo)))
     ds = ds.map_batches(_RayChunks, fn_constructor_kwargs={"plan_path": str(work / "plan.json"), "work": str(work)},
-                        batch_size=1, concurrency=max(1, workers), num_cpus=1, num_gpus=1 if gpus >= 1 else 0)
+                        batch_size=1, concurrency=max(1, workers), num_cpus=1)  # the bundled models are CPU models
     for row in ds.iter_rows():
         progress(int(row["chunk"]))
 
@@ -294,29 +293,34 @@ def finalize(out: Path, plan: Plan) -> dict:
     for sid, group in enumerate(groups):
         for pos, g in enumerate(group):
             place[unique[g]] = (sid, pos)
-    # shards
+    # shards: streamed into one open tar at a time (memory: one chunk's records)
     new = out / "shards.new"
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir(parents=True)
     shard_names: list[str] = []
     records: list[dict] = []
-    pending: list[tuple[str, bytes]] = []
-    pending_records: list[dict] = []
+    current: list[dict] = []
+    writer: list = []  # [file, tarfile] of the shard being written
 
-    def flush() -> None:
-        if not pending_records:
+    def close_shard() -> None:
+        if not writer:
             return
+        fh, tar = writer
+        tar.close()
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
         name = f"data-{len(shard_names):06d}.tar"
-        _write_tar(new / name, pending)
-        with tarfile.open(new / name) as tar:
-            offsets = {m.name: [m.offset_data, m.size] for m in tar}
-        for r in pending_records:
+        os.replace(new / (name + ".tmp"), new / name)
+        with tarfile.open(new / name) as t:
+            offsets = {m.name: [m.offset_data, m.size] for m in t}
+        for r in current:
             r["shard"] = len(shard_names)
-            r["offsets"] = {f: offsets[f"{r['key']}.{f}"] for f in ("rgb.png", "plate.png", "gt.npz", "json")}
+            r["offsets"] = {fld: offsets[f"{r['key']}.{fld}"] for fld in ("rgb.png", "plate.png", "gt.npz", "json")}
         shard_names.append(name)
-        records.extend(pending_records)
-        pending.clear()
-        pending_records.clear()
+        records.extend(current)
+        current.clear()
+        writer.clear()
 
     keep = set(unique)
     for k in range(len(chunks)):
@@ -335,13 +339,17 @@ def finalize(out: Path, plan: Plan) -> dict:
             meta["scene"], meta["index"] = sid, pos
             key = f"s{sid:09d}_i{pos:03d}"
             fields[item]["json"] = dumps(meta)
-            pending.extend((f"{key}.{f}", fields[item][f]) for f in ("rgb.png", "plate.png", "gt.npz", "json"))
-            pending_records.append({"key": key, "scene": sid, "index": pos,
-                                    "identities": [lbl for lbl in labels[item]],
-                                    "references": references[item]})
-            if len(pending_records) >= opts.per_shard:
-                flush()
-    flush()
+            if not writer:
+                fh = open(new / f"data-{len(shard_names):06d}.tar.tmp", "wb")  # noqa: SIM115 (closed in close_shard)
+                writer.extend([fh, tarfile.open(fileobj=fh, mode="w")])
+            for field in ("rgb.png", "plate.png", "gt.npz", "json"):
+                _add(writer[1], f"{key}.{field}", fields[item][field])
+            current.append({"key": key, "scene": sid, "index": pos, "identities": list(labels[item]),
+                            "references": references[item]})
+            if len(current) >= opts.per_shard:
+                close_shard()
+        del fields
+    close_shard()
     old = out / "shards"
     if old.exists():
         shutil.rmtree(old)
@@ -395,13 +403,15 @@ def prepare(sources: list[Path], out: Path, options: PrepareOptions | None = Non
     workers = workers or max(1, (os.cpu_count() or 1))
     if engine not in ("local", "ray"):
         raise DataError(f"unknown engine {engine!r}; choose local or ray")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder")
     if out.exists() and any(out.iterdir()):
         if not resume:
             raise DataError(f"{out} already exists: pass --resume to continue it, or choose another --out")
         if not plan_path.is_file():
             raise DataError(f"{out} is not a layercraft dataset (no work/plan.json): cannot resume it")
         plan = Plan.from_json(json.loads(plan_path.read_text()))
-        given = [str(Path(s)) for s in sources]
+        given = [str(Path(s).resolve()) for s in sources]
         if given and given != [str(s) for s in plan.sources]:
             raise DataError(f"{out} was prepared from {[str(s) for s in plan.sources]}, not {given}")
         if exclude:

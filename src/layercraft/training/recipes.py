@@ -33,8 +33,7 @@ from ..world.export import background_layer, category_canvas, face_location_canv
 from ..world.prompts import canvas_prompt  # noqa: F401  (re-exported: the world's prompt for canvases)
 from .scenes import IMAGES_PER_SCENE, WORLD, scene_source  # noqa: F401
 
-__all__ = ["IMAGES_PER_SCENE", "RECIPES", "Example", "anyphoto", "canvas_prompt", "degrade", "layercomposer",
-           "one_for_all", "replacement_probability", "scene_source", "text_to_image"]
+
 @dataclass
 class Example:
     canvas: Canvas
