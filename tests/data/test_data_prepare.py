@@ -141,3 +141,18 @@ def test_a_folder_with_no_faces_gives_an_empty_dataset_with_every_refusal(tmp_pa
     counts = prepare([folder], tmp_path / "ds", PrepareOptions(max_side=256), workers=1)
     assert counts["images"] == 0 and counts["refusals"] == {"no_face": 2}
     assert PreparedDataset(tmp_path / "ds").index["shards"] == []
+
+
+def test_one_reader_serves_world_shards_and_prepared_shards(photo_dataset, tmp_path):
+    from layercraft.world.dataset import RenderedScenes
+    from layercraft.world.shards import write_shards
+
+    _, ds_path = photo_dataset
+    world = RenderedScenes("train", size=64, images_per_scene=2, length=2)
+    paths = write_shards((world.spec(i) for i in range(2)), tmp_path, per_shard=2)
+    mixed = list(iter_samples([*paths, *PreparedDataset(ds_path).shards]))
+    kinds = [s.meta.get("source", "world") for _, s in mixed]
+    assert kinds.count("world") == 2 and kinds.count("photos") == len(PreparedDataset(ds_path))
+    for _, s in mixed:
+        assert s.layers.shape[0] == len(s.meta["people"]) == len(s.person_boxes)
+        assert (s.plate_alpha is None) == (s.meta.get("source", "world") == "world")
