@@ -103,3 +103,25 @@ def test_cli_prepare_and_info(small_dataset, tmp_path):
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output and len(res.output.strip().splitlines()) == 1, res.output
     assert json.loads((ds / "index.json").read_text())["counts"]["images"] == 4
+
+
+def test_an_unexpected_error_on_one_photo_refuses_it_and_the_run_goes_on(small_dataset, tmp_path, monkeypatch):
+    import importlib
+
+    from layercraft.data import PrepareOptions, prepare
+
+    prep = importlib.import_module("layercraft.data.prepare")  # the module (the package re-exports its function)
+
+    photos, _ = small_dataset
+    real = prep.perceive
+
+    def flaky(item, *args):
+        if item.id == 1:
+            raise RuntimeError("simulated decoder crash\nsecond line")
+        return real(item, *args)
+
+    monkeypatch.setattr(prep, "perceive", flaky)
+    counts = prepare([photos], tmp_path / "ds", PrepareOptions(max_side=128, chunk=2), workers=1)
+    report = json.loads((tmp_path / "ds" / "report.json").read_text())
+    assert counts["refusals"] == {"failed": 1} and counts["images"] == 3
+    assert report["refusals"][0]["detail"] == "a2.png: RuntimeError: simulated decoder crash"

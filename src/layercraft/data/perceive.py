@@ -43,6 +43,7 @@ REASONS = {
     "too_many_identities": "more identities in the image than --max-identities",
     "duplicate": "a near-copy (difference hash) of an earlier image",
     "excluded_identity": "shows an identity given to --exclude-identity",
+    "failed": "perception raised an unexpected error (the detail names it); the run goes on",
 }
 
 

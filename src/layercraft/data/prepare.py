@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..vision.assets import ModelMissingError
 from ..vision.errors import VisionError
 from .cluster import Duplicates, IdentityClusters, match_references, scenes
 from .perceive import REASONS, Outcome, Perception, PrepareOptions, dumps, outcome_json, perceive
@@ -105,9 +106,21 @@ def chunk_name(k: int) -> str:
     return f"chunk-{k:06d}"
 
 
+def _perceive_safely(item: Item, plan: Plan, models: Perception) -> Outcome:
+    try:
+        return perceive(item, plan.sources, plan.options, models)
+    except ModelMissingError:
+        raise  # not the photo's fault: every photo would fail
+    except MemoryError:
+        return Outcome(item.id, "failed", f"{item.name}: out of memory")
+    except Exception as err:  # one bad photo must not stop a million-photo run; it is refused, with the error
+        first = str(err).splitlines()[0] if str(err) else ""
+        return Outcome(item.id, "failed", f"{item.name}: {type(err).__name__}: {first}")
+
+
 def run_chunk(plan: Plan, k: int, models: Perception, work: Path) -> int:
     """Perceive chunk `k` and write it (tar, then json); returns the number of items kept."""
-    outcomes: list[Outcome] = [perceive(item, plan.sources, plan.options, models) for item in plan.chunks()[k]]
+    outcomes: list[Outcome] = [_perceive_safely(item, plan, models) for item in plan.chunks()[k]]
     members = [(f"it{o.item:09d}.{field}", data) for o in outcomes if o.fields for field, data in o.fields.items()]
     _write_tar(work / f"{chunk_name(k)}.tar", members)
     atomic_json(work / f"{chunk_name(k)}.json", [outcome_json(o) for o in outcomes])
