@@ -15,6 +15,7 @@ from .canvas import composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
 from .canvas.limits import LIMITS, one_line
 from .conditioning import DEFAULT_SCHEME, SCHEME_NAMES, token_report
+from .data.cli import app as data_app
 from .eval.cli import app as eval_app
 from .examples import example_path
 from .pipelines.cli import app as generate_app
@@ -33,6 +34,7 @@ app.add_typer(studio_app)
 app.add_typer(generate_app)
 app.add_typer(eval_app, name="eval")
 app.add_typer(vision_app, name="vision")
+app.add_typer(data_app, name="data")
 canvas_app.command("from-photos")(from_photos_cmd)
 console = Console(soft_wrap=True)
 

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 from diffusers import DiffusionPipeline, FluxKontextPipeline, FluxTransformer2DModel
-from lc_canvases import canvas
 from lc_kontext import stock_components
 
 from layercraft.models.transformer import LayercraftFluxTransformer
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
+from lc_canvases import canvas
 
 
 @pytest.fixture(scope="module")

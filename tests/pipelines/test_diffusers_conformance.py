@@ -5,8 +5,9 @@ import logging
 import pytest
 import torch
 from diffusers import FirstBlockCacheConfig
-from lc_canvases import canvas
 from PIL import Image
+
+from lc_canvases import canvas
 
 PROMPT = "a man and a woman in a park"
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from lc_canvases import canvas
 
 from layercraft.canvas import CanvasError
 from layercraft.canvas.limits import LIMITS
+from lc_canvases import canvas
 
 
 def test_the_pipeline_checks_the_project_stride(pipe):

@@ -12,7 +12,10 @@
   target itself or, with the curriculum's replacement probability, from another image of the
   same identity; crops are degraded (blur, noise, JPEG, occlusion, colour, grayscale).
 
-Every example is a pure function of its seed, and only training-split scenes are ever drawn.
+Every recipe reads its scenes through one interface (`training/scenes.py`) with two sources: the
+procedural world (`scenes=None`, the default) and a dataset prepared from photos
+(`DatasetScenes(folder)`, `layercraft data prepare`), or a weighted mix. Every example is a pure
+function of its seed (and the dataset); from the world, only training-split scenes are ever drawn.
 """
 
 from __future__ import annotations
@@ -26,13 +29,11 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from ..canvas import Canvas, Layer
 from ..conditioning.schemes import ANYPHOTO, LAYERCOMPOSER, ONE_FOR_ALL
-from ..world.export import category_canvas, face_location_canvas, locking_aware_canvas
-from ..world.layout import image_spec, scene
-from ..world.prompts import canvas_prompt
-from ..world.scene import render
-from ..world.splits import check_split, scene_range
+from ..world.export import background_layer, category_canvas, face_location_canvas, locked_layer, moved_layer
+from ..world.prompts import canvas_prompt  # noqa: F401  (re-exported: the world's prompt for canvases)
+from .scenes import IMAGES_PER_SCENE, WORLD, scene_source  # noqa: F401
 
-IMAGES_PER_SCENE = 8
+
 @dataclass
 class Example:
     canvas: Canvas
@@ -58,41 +59,72 @@ def _relight(img: Image.Image, rng: np.random.Generator, strength: float = 0.12)
     return Image.fromarray(arr.astype(np.uint8), "RGBA")
 
 
-def _train_scene(rng: np.random.Generator, n_people: int | None = None):
-    lo, hi = scene_range("train")
-    sid = int(rng.integers(lo, hi))
-    sc = scene(sid, n_people=n_people)
-    check_split("train", scenes=[sid], identities=sc.identities)
-    return sc
+def _background(sample, locked: bool) -> Layer:
+    """The clean plate (world) or the photo's background remainder, transparent where people were (photos)."""
+    layer = background_layer(sample, locked)
+    if sample.plate_alpha is None:
+        return layer
+    rgba = Image.fromarray(np.dstack([sample.plate, sample.plate_alpha]), "RGBA")
+    kind, time = sample.meta["background"].get("kind", "photo"), sample.meta["background"].get("time", "")
+    return layer.model_copy(update={"image": rgba, "descriptor": f"{kind} at {time}" if time else kind})
 
 
 def layercomposer(rng: np.random.Generator, size: int, *, p_lock: float = 0.35, p_background: float = 0.85,
-                  p_lock_background: float = 0.85) -> Example:
-    sc = _train_scene(rng)
-    target = int(rng.integers(IMAGES_PER_SCENE))
-    source = int((target + 1 + rng.integers(IMAGES_PER_SCENE - 1)) % IMAGES_PER_SCENE)
-    locked = [i for i in range(len(sc.identities)) if rng.random() < p_lock]
+                  p_lock_background: float = 0.85, scenes=None) -> Example:
+    """Locked people: their visible pixels in the target; the others: their full layer from another image of
+    the same identity (the scene's source image, or for photos any other photo of that identity; a person
+    with no other photo stays locked)."""
+    view = (scenes or WORLD).draw(rng)
+    target = int(rng.integers(view.n_images))
+    source = view.other_index(target, rng)
+    locked = [i for i in range(view.n_people(target)) if rng.random() < p_lock]
     with_bg = rng.random() < p_background
-    canvas, tgt = locking_aware_canvas(sc, target, locked, source, width=size, height=size, with_background=with_bg,
-                                       lock_background=rng.random() < p_lock_background)
+    lock_bg = rng.random() < p_lock_background
+    tgt = view.image(target, size)
+    src = view.image(source, size) if source != target else None
+    src_index = {} if src is None else {p["identity"]: j for j, p in enumerate(src.meta["people"])
+                                        if p["identity"] is not None}
+    layers, sources = [], {}
+    for i, p in enumerate(tgt.meta["people"]):
+        lid = f"p{i}"
+        lay = locked_layer(tgt, i, lid) if i in locked else None
+        if lay is None and p["identity"] in src_index:
+            lay, sources[lid] = moved_layer(src, src_index[p["identity"]], tgt.person_boxes[i], lid), view.key_of(src)
+        elif lay is None:
+            other = view.other(target, p["identity"], rng, size)
+            if other is not None:
+                lay, sources[lid] = moved_layer(other[0], other[1], tgt.person_boxes[i], lid), view.key_of(other[0])
+            else:
+                lay = locked_layer(tgt, i, lid)
+        if lay is not None:
+            sources.setdefault(lid, view.key_of(tgt))
+            layers.append(lay)
+    canvas = Canvas(width=size, height=size, layers=layers, prompt=tgt.meta["prompt"],
+                    background=_background(tgt, lock_bg) if with_bg else None)
     for layer in canvas.all_layers():
         layer.image = _relight(layer.image, rng)
-    canvas.prompt = canvas_prompt(tgt.meta, rng)
-    return Example(canvas, tgt.rgb, canvas.prompt, LAYERCOMPOSER.name, tgt.meta, *_boxes(tgt))
+    canvas.prompt = view.prompt(tgt, rng)
+    return Example(canvas, tgt.rgb, canvas.prompt, LAYERCOMPOSER.name, view.annotate(tgt.meta, sources),
+                   *_boxes(tgt))
 
 
-def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7) -> Example:
-    sc = _train_scene(rng, n_people=1)
-    target = int(rng.integers(IMAGES_PER_SCENE))
-    source = int((target + 1 + rng.integers(IMAGES_PER_SCENE - 1)) % IMAGES_PER_SCENE)
-    tgt = render(image_spec(sc, target, size, size))
-    refs = category_canvas(render(image_spec(sc, source, size, size)), 0)
-    kept = [lay for lay in refs.layers if rng.random() < p_keep] or [refs.layers[int(rng.integers(len(refs.layers)))]]
+def one_for_all(rng: np.random.Generator, size: int, *, p_keep: float = 0.7, scenes=None) -> Example:
+    """Single-subject pairs: item references (face, upper, lower, bag) of the one person from another image."""
+    view = (scenes or WORLD).draw(rng, n_people=1)
+    target = int(rng.integers(view.n_images))
+    source = view.other_index(target, rng)
+    tgt = view.image(target, size)
+    src = view.image(source, size)
+    refs = category_canvas(src, 0)
+    kept = [lay for lay in refs.layers if rng.random() < p_keep]
+    if not kept and refs.layers:
+        kept = [refs.layers[int(rng.integers(len(refs.layers)))]]
     for layer in kept:
         layer.image = _relight(layer.image, rng)
-    prompt = canvas_prompt(tgt.meta, rng)
+    prompt = view.prompt(tgt, rng)
     canvas = Canvas(width=size, height=size, layers=kept, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, ONE_FOR_ALL.name, tgt.meta, *_boxes(tgt))
+    meta = view.annotate(tgt.meta, {lay.id: view.key_of(src) for lay in kept})
+    return Example(canvas, tgt.rgb, prompt, ONE_FOR_ALL.name, meta, *_boxes(tgt))
 
 
 def replacement_probability(step: int, milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5) -> float:
@@ -135,34 +167,32 @@ def degrade(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def anyphoto(rng: np.random.Generator, size: int, *, step: int = 0,
-             milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5) -> Example:
-    sc = _train_scene(rng)
-    target = int(rng.integers(IMAGES_PER_SCENE))
-    tgt = render(image_spec(sc, target, size, size))
+             milestones: tuple[int, ...] = (2000, 4000, 6000), top: float = 0.5, scenes=None) -> Example:
+    view = (scenes or WORLD).draw(rng)
+    target = int(rng.integers(view.n_images))
+    tgt = view.image(target, size)
     r = replacement_probability(step, milestones, top)
     layers: list[Layer] = []
+    sources = {}
     for i, ident in enumerate(p["identity"] for p in tgt.meta["people"]):
-        if rng.random() < r:  # the same identity from another image of the scene
-            other = int((target + 1 + rng.integers(IMAGES_PER_SCENE - 1)) % IMAGES_PER_SCENE)
-            ref = render(image_spec(sc, other, size, size))
-            j = [p["identity"] for p in ref.meta["people"]].index(ident)
-        else:
-            ref, j = tgt, i
+        other = view.other(target, ident, rng, size) if rng.random() < r else None  # the identity elsewhere
+        ref, j = other if other is not None else (tgt, i)
         try:
             face = face_location_canvas(ref, j, tgt.landmarks[i], size, size).layers[0]
         except (KeyError, ValueError):  # face hidden or too small to crop
             continue
         face = face.model_copy(update={"id": f"p{i}", "image": degrade(face.image, rng)})
         layers.append(face)
-    prompt = canvas_prompt(tgt.meta, rng)
+        sources[f"p{i}"] = view.key_of(ref)
+    prompt = view.prompt(tgt, rng)
     canvas = Canvas(width=size, height=size, layers=layers, prompt=prompt)
-    return Example(canvas, tgt.rgb, prompt, ANYPHOTO.name, tgt.meta, *_boxes(tgt))
+    return Example(canvas, tgt.rgb, prompt, ANYPHOTO.name, view.annotate(tgt.meta, sources), *_boxes(tgt))
 
 
-def text_to_image(rng: np.random.Generator, size: int, *, n_people: int | None = None) -> Example:
-    sc = _train_scene(rng, n_people=n_people)
-    tgt = render(image_spec(sc, int(rng.integers(IMAGES_PER_SCENE)), size, size))
-    prompt = canvas_prompt(tgt.meta, rng)
+def text_to_image(rng: np.random.Generator, size: int, *, n_people: int | None = None, scenes=None) -> Example:
+    view = (scenes or WORLD).draw(rng, n_people=n_people)
+    tgt = view.image(int(rng.integers(view.n_images)), size)
+    prompt = view.prompt(tgt, rng)
     canvas = Canvas(width=size, height=size, prompt=prompt)
     return Example(canvas, tgt.rgb, prompt, LAYERCOMPOSER.name, tgt.meta, *_boxes(tgt))
 

@@ -22,6 +22,9 @@ class Sample:
     face_boxes: np.ndarray  # (N, 4) int32 box of the face mask
     landmarks: np.ndarray  # (N, 5, 2) float32 image px: l-eye, r-eye, nose tip, l-mouth, r-mouth
     meta: dict  # JSON-able: spec, per-person attributes and descriptors, background, prompt
+    # schema 2 (prepared photo datasets, `layercraft.data`); None for world samples:
+    plate_alpha: np.ndarray | None = None  # (H, W) uint8: where the plate is background (255) vs. people removed (0)
+    embeddings: np.ndarray | None = None  # (N, D) float32 face identity embeddings (zeros: person without a face)
 
     @property
     def n(self) -> int:

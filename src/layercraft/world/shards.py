@@ -3,6 +3,12 @@ sample, written and read with the standard library (any webdataset reader can re
 
 Fields: `rgb.png`, `plate.png`, `gt.npz` (layers, visible, parts, person_boxes, face_boxes,
 landmarks) and `json` (the sample's meta: spec, attributes, descriptors, prompt).
+
+Schema versions (`meta["schema"]`, absent = 1): version 2 is the one that prepared photo datasets
+(`layercraft.data`, docs/data.md) write; it adds two optional arrays to `gt.npz`, `plate_alpha`
+(the background remainder: 0 where people were cut out) and `embeddings` (face identity vectors),
+and a `source` field (`"world"` or `"photos"`) to the meta. `decode` reads both versions, so one
+reader serves the world's shards and prepared datasets.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from .scene import render
 from .spec import ImageSpec
 
 _GT = ("layers", "visible", "parts", "person_boxes", "face_boxes", "landmarks")
+_GT_OPTIONAL = ("plate_alpha", "embeddings")  # schema 2
+SCHEMA_VERSION = 2
 
 
 def sample_key(spec: ImageSpec) -> str:
@@ -35,7 +43,9 @@ def _png(arr: np.ndarray) -> bytes:
 
 def encode(sample: Sample) -> dict[str, bytes]:
     gt = io.BytesIO()
-    np.savez_compressed(gt, **{k: getattr(sample, k) for k in _GT})
+    arrays = {k: getattr(sample, k) for k in _GT}
+    arrays.update({k: getattr(sample, k) for k in _GT_OPTIONAL if getattr(sample, k) is not None})
+    np.savez_compressed(gt, **arrays)
     return {
         "rgb.png": _png(sample.rgb),
         "plate.png": _png(sample.plate),
@@ -48,7 +58,8 @@ def decode(fields: dict[str, bytes]) -> Sample:
     gt = np.load(io.BytesIO(fields["gt.npz"]))
     rgb = np.asarray(Image.open(io.BytesIO(fields["rgb.png"])).convert("RGB"))
     plate = np.asarray(Image.open(io.BytesIO(fields["plate.png"])).convert("RGB"))
-    return Sample(rgb, plate, *(gt[k] for k in _GT), meta=json.loads(fields["json"]))
+    optional = {k: gt[k] for k in _GT_OPTIONAL if k in gt.files}
+    return Sample(rgb, plate, *(gt[k] for k in _GT), meta=json.loads(fields["json"]), **optional)
 
 
 def write_shards(

@@ -28,6 +28,7 @@ from ..config import TrainConfig
 from ..encoding_cache import EncodingCache
 from ..flow_matching import clean_estimate, noisy_and_target, sample_sigmas
 from ..recipes import RECIPES, Example
+from ..scenes import scene_source
 from ..task import step_seed
 
 
@@ -63,6 +64,9 @@ class CanvasTaskArgs(BaseModel):
     identity_loss_max_sigma: float = 0.7  # above this noise level x̂₀ is too blurry to carry identity
     min_visible: float = 0.5  # people less visible than this are left out of identity terms
     t2i_people: int | None = Field(None, ge=1)  # `text_to_image` recipe: only scenes of this many people (None: any)
+    # where the recipes' scenes come from (training/scenes.py): None / "world" (the procedural world), a dataset
+    # folder made by `layercraft data prepare`, or a weighted mix [{source: world | FOLDER, weight: w}, …]
+    data: str | list[dict | str] | None = None
 
     @model_validator(mode="after")
     def _finite_set_for_cache(self):
@@ -121,6 +125,7 @@ class CanvasFlowTask:
         self._encoder = None
         self.device, self._frozen = torch.device("cpu"), torch.float32
         self.cache: EncodingCache | None = None
+        self._scenes = scene_source(self.args.data)
         names, weights = zip(*sorted(self.args.recipes.items()), strict=True)
         self._recipe_names, self._recipe_p = list(names), np.asarray(weights, float) / sum(weights)
 
@@ -266,11 +271,12 @@ class CanvasFlowTask:
         return RECIPES[name](rng, self.args.size, **self._recipe_kwargs(name, 0))
 
     def _recipe_kwargs(self, name: str, step: int) -> dict:
+        kw = {"scenes": self._scenes}
         if name == ANYPHOTO.name:
-            return {"step": step, "milestones": self.args.milestones, "top": self.args.replacement_top}
+            kw.update(step=step, milestones=self.args.milestones, top=self.args.replacement_top)
         if name == "text_to_image":
-            return {"n_people": self.args.t2i_people}
-        return {}
+            kw.update(n_people=self.args.t2i_people)
+        return kw
 
     def _targets(self, examples: list[Example]) -> torch.Tensor:
         images = torch.stack([rgba_to_tensor(np.dstack([e.target, np.full(e.target.shape[:2], 255, np.uint8)]))
@@ -378,7 +384,8 @@ class CanvasFlowTask:
         return (f"---\nlibrary_name: diffusers\ntags: [layercraft, lora, layered-canvas]\n---\n\n"
                 f"# layercraft canvas LoRA\n\nA peft LoRA (rank {a.lora_rank}) on the attention projections of "
                 f"{base}, trained by `layercraft train` (task `canvas`) for {c.max_steps} steps, batch "
-                f"{c.batch_size} × {c.grad_accum}, lr {c.lr}, on studio-world recipes {dict(a.recipes)} at "
+                f"{c.batch_size} × {c.grad_accum}, lr {c.lr}, on recipes {dict(a.recipes)} from "
+                f"{'the studio world' if a.data in (None, 'world') else a.data} at "
                 f"{a.size}×{a.size} px.\n\n```python\nfrom layercraft.pipelines import load_pipeline\n"
                 f"pipe = load_pipeline({str(a.init_from or a.model)!r})\npipe.load_lora_weights(\"<this folder>\")\n"
                 f"```\n")

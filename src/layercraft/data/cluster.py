@@ -1,0 +1,159 @@
+"""Identities, scenes, reference matching and duplicates over a whole prepared dataset.
+
+- `IdentityClusters`: online centroid clustering of face embeddings at the face backend's
+  calibrated same-person threshold (dlib: similarity 1 − Euclidean distance ≥ 0.4; cosine models:
+  their own threshold). A face joins the most similar centroid at or above the threshold, else it
+  starts a new identity; the faces of one image always go to different identities (greedy by
+  similarity). Centroids and every face's label persist in the dataset, so identity numbers stay
+  the same when a preparation is resumed, extended, or an identity is excluded. Memory and time are
+  O(faces × identities · D); docs/data.md says what to use past that.
+- `scenes`: connected components of the image–identity graph (images that share an identity).
+- `match_references`: AnyPhoto's reference matching — score = w · IoU(face boxes) + (1 − w) ·
+  similarity, pairs under the threshold left out, greedy one-to-one assignment by score.
+- `Duplicates`: 64-bit difference hashes; a near-copy (Hamming distance ≤ 3) of an earlier image
+  shares at least one of four 16-bit bands with it, so only images in the same band bucket are compared.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+
+def similarity_matrix(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    a, b = np.asarray(a, np.float32).reshape(len(a), -1), np.asarray(b, np.float32).reshape(len(b), -1)
+    if metric == "euclidean":
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T
+        return 1.0 - np.sqrt(np.maximum(d2, 0))
+    an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return an @ bn.T
+
+
+def greedy_assign(score: np.ndarray, minimum: float) -> list[tuple[int, int]]:
+    """One-to-one (row, col) pairs in order of decreasing score, each pair's score ≥ `minimum`."""
+    pairs = []
+    if score.size == 0:
+        return pairs
+    order = np.argsort(-score, axis=None, kind="stable")
+    used_r, used_c = set(), set()
+    for flat in order:
+        r, c = divmod(int(flat), score.shape[1])
+        if score[r, c] < minimum:
+            break
+        if r in used_r or c in used_c:
+            continue
+        pairs.append((r, c))
+        used_r.add(r)
+        used_c.add(c)
+    return pairs
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+def match_references(ref_emb: np.ndarray, faces_emb: np.ndarray, metric: str, threshold: float, *,
+                     ref_boxes: np.ndarray | None = None, face_boxes: np.ndarray | None = None,
+                     iou_weight: float = 0.5) -> list[tuple[int, int]]:
+    """AnyPhoto's reference ↔ face matching: (reference, face) pairs, greedy by IoU + similarity.
+
+    Without boxes for the references (reference photos, not frames of the same shot) the score is
+    the embedding similarity alone. A pair needs similarity ≥ `threshold` whatever its IoU."""
+    if len(ref_emb) == 0 or len(faces_emb) == 0:
+        return []
+    sim = similarity_matrix(ref_emb, faces_emb, metric)
+    score = sim.copy()
+    if ref_boxes is not None and face_boxes is not None:
+        score = iou_weight * box_iou(ref_boxes, face_boxes) + (1 - iou_weight) * sim
+    score[sim < threshold] = -np.inf
+    return [(r, c) for r, c in greedy_assign(score, -1e30)]
+
+
+class IdentityClusters:
+    def __init__(self, threshold: float, metric: str, dim: int) -> None:
+        self.threshold, self.metric = float(threshold), metric
+        self.sums = np.zeros((0, dim), np.float64)
+        self.counts = np.zeros(0, np.int64)
+
+    @property
+    def centroids(self) -> np.ndarray:
+        return (self.sums / np.maximum(self.counts, 1)[:, None]).astype(np.float32)
+
+    def assign(self, faces: np.ndarray) -> list[int]:
+        """Labels for the faces of one image (distinct), updating the centroids."""
+        faces = np.asarray(faces, np.float32).reshape(len(faces), -1)
+        labels = [-1] * len(faces)
+        if len(self.counts) and len(faces):
+            sim = similarity_matrix(faces, self.centroids, self.metric)
+            for r, c in greedy_assign(sim, self.threshold):
+                labels[r] = c
+        for r, e in enumerate(faces):
+            if labels[r] < 0:
+                self.sums = np.vstack([self.sums, np.zeros((1, self.sums.shape[1]))])
+                self.counts = np.append(self.counts, 0)
+                labels[r] = len(self.counts) - 1
+            self.sums[labels[r]] += e
+            self.counts[labels[r]] += 1
+        return labels
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"sums": self.sums, "counts": self.counts}
+
+    def load(self, state) -> None:
+        self.sums, self.counts = np.asarray(state["sums"], np.float64), np.asarray(state["counts"], np.int64)
+
+
+def scenes(image_identities: list[list[int]]) -> list[list[int]]:
+    """Connected components of images linked by shared identities (labels ≥ 0), each sorted, in order
+    of their first image."""
+    parent = list(range(len(image_identities)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first: dict[int, int] = {}
+    for img, ids in enumerate(image_identities):
+        for ident in ids:
+            if ident < 0:
+                continue
+            if ident in first:
+                ra, rb = find(first[ident]), find(img)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+            else:
+                first[ident] = img
+    groups: dict[int, list[int]] = defaultdict(list)
+    for img in range(len(image_identities)):
+        groups[find(img)].append(img)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+class Duplicates:
+    def __init__(self, distance: int = 3) -> None:
+        if not 0 <= distance <= 3:
+            raise ValueError("duplicate distance must be 0-3 (band index exactness)")
+        self.distance = distance
+        self.buckets: list[dict[int, list[tuple[int, int]]]] = [defaultdict(list) for _ in range(4)]
+
+    def check(self, key: int, h: int) -> int | None:
+        """The key of an earlier near-copy of hash `h`, or None (then `h` is remembered under `key`)."""
+        for band in range(4):
+            for other_key, other in self.buckets[band].get((h >> (16 * band)) & 0xFFFF, ()):
+                if (h ^ other).bit_count() <= self.distance:
+                    return other_key
+        for band in range(4):
+            self.buckets[band][(h >> (16 * band)) & 0xFFFF].append((key, h))
+        return None

@@ -1,0 +1,192 @@
+"""Where the recipes' scenes come from: one interface, two sources (and a weighted mix of them).
+
+A *scene source* has `draw(rng, n_people=None) → SceneView`; a view has `n_images`,
+`n_people(i)`, `image(i, size) → Sample` (square, `size` px, every ground-truth field the world
+has), `other(i, identity, rng) → (Sample, person index)` (that identity in another image of the
+view, for unlocked layers and AnyPhoto replacement), `source_for(target, source, identity, rng)`
+and `prompt(sample, rng)`.
+
+- `WorldScenes`: the procedural studio world (training-split scenes only, eight images each,
+  rendered on the fly); exactly what the recipes drew before data sources existed.
+- `DatasetScenes(folder)`: a dataset made by `layercraft data prepare` (docs/data.md). A scene is a
+  group of photos that share identities; `n_people=1` views are the single-person photos of one
+  identity (One-for-All pairs). An identity missing from the chosen source photo is looked up in
+  another photo of that identity; a person with no other photo is locked (its own pixels).
+- `MixedScenes([(source, weight), …])`: each draw picks a source by weight.
+
+`scene_source(spec)` builds one from a training config's `data`: `None` or `"world"`, a dataset
+folder, or a list of `{"source": "world" | FOLDER, "weight": w}`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..world.layout import image_spec, scene
+from ..world.prompts import canvas_prompt
+from ..world.sample import Sample
+from ..world.scene import render
+from ..world.splits import check_split, scene_range
+
+IMAGES_PER_SCENE = 8
+
+
+class _WorldView:
+    def __init__(self, sc) -> None:
+        self.sc = sc
+        self.n_images = IMAGES_PER_SCENE
+
+    def n_people(self, i: int) -> int:
+        return len(self.sc.identities)
+
+    def image(self, i: int, size: int) -> Sample:
+        return render(image_spec(self.sc, i, size, size))
+
+    def other_index(self, target: int, rng: np.random.Generator) -> int:
+        return int((target + 1 + rng.integers(IMAGES_PER_SCENE - 1)) % IMAGES_PER_SCENE)
+
+    def other(self, target: int, identity, rng: np.random.Generator, size: int) -> tuple[Sample, int] | None:
+        ref = self.image(self.other_index(target, rng), size)
+        return ref, [p["identity"] for p in ref.meta["people"]].index(identity)
+
+    @staticmethod
+    def key_of(sample: Sample) -> str:
+        return ""
+
+    @staticmethod
+    def annotate(meta: dict, layer_sources: dict) -> dict:
+        return meta  # world examples keep the rendered meta as it is
+
+    @staticmethod
+    def prompt(sample: Sample, rng: np.random.Generator) -> str:
+        return canvas_prompt(sample.meta, rng)
+
+
+class WorldScenes:
+    """Training-split scenes of the procedural world."""
+
+    name = "world"
+
+    def draw(self, rng: np.random.Generator, n_people: int | None = None) -> _WorldView:
+        lo, hi = scene_range("train")
+        sid = int(rng.integers(lo, hi))
+        sc = scene(sid, n_people=n_people)
+        check_split("train", scenes=[sid], identities=sc.identities)
+        return _WorldView(sc)
+
+
+class _DatasetView:
+    def __init__(self, owner: DatasetScenes, images: list[int]) -> None:
+        self.owner, self.images = owner, images
+        self.n_images = len(images)
+
+    def n_people(self, i: int) -> int:
+        return len(self.owner.ds.images[self.images[i]]["identities"])
+
+    def image(self, i: int, size: int) -> Sample:
+        return self.owner.fitted(self.images[i], size)
+
+    def other_index(self, target: int, rng: np.random.Generator) -> int:
+        if self.n_images < 2:
+            return target
+        return int((target + 1 + rng.integers(self.n_images - 1)) % self.n_images)
+
+    def other(self, target: int, identity, rng: np.random.Generator, size: int) -> tuple[Sample, int] | None:
+        """`identity` in another photo of the dataset (any scene: identities define scenes), or None."""
+        if identity is None:
+            return None
+        n = self.images[target]
+        others = [m for m in self.owner.ds.identities.get(int(identity), []) if m != n]
+        if not others:
+            return None
+        m = others[int(rng.integers(len(others)))]
+        return self.owner.fitted(m, size), self.owner.ds.images[m]["identities"].index(int(identity))
+
+    def key_of(self, sample: Sample) -> str:
+        meta = sample.meta
+        return f"s{meta['scene']:09d}_i{meta['index']:03d}"
+
+    @staticmethod
+    def annotate(meta: dict, layer_sources: dict) -> dict:
+        """The target's meta plus, per layer id, the dataset key of the photo its pixels come from."""
+        return {**meta, "layer_sources": layer_sources}
+
+    @staticmethod
+    def prompt(sample: Sample, rng: np.random.Generator) -> str:
+        return sample.meta.get("caption") or sample.meta.get("prompt") or ""
+
+
+class DatasetScenes:
+    """Scenes of a prepared photo dataset (`layercraft data prepare`)."""
+
+    def __init__(self, folder: str | Path, cache: int = 64) -> None:
+        from ..data.dataset import PreparedDataset
+
+        self.ds = PreparedDataset(folder)
+        self.name = str(folder)
+        if not len(self.ds):
+            raise ValueError(f"{folder}: the dataset has no images")
+        self._single = {k: v for k, v in self.ds.single_person().items() if len(v) >= 2}
+        self._single_keys = sorted(self._single)
+        self._cache: OrderedDict[tuple[int, int], Sample] = OrderedDict()
+        self._cache_size = cache
+
+    def fitted(self, n: int, size: int) -> Sample:
+        from ..data.dataset import fit_sample
+
+        key = (n, size)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        s = fit_sample(self.ds.sample(n), size)
+        self._cache[key] = s
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return s
+
+    def draw(self, rng: np.random.Generator, n_people: int | None = None) -> _DatasetView:
+        if n_people == 1:
+            if not self._single_keys:
+                raise ValueError(f"{self.name}: no identity has two single-person photos (needed for one_for_all)")
+            ident = self._single_keys[int(rng.integers(len(self._single_keys)))]
+            return _DatasetView(self, self._single[ident])
+        if n_people is not None:
+            pool = [n for n, r in enumerate(self.ds.images) if len(r["identities"]) == n_people]
+            if not pool:
+                raise ValueError(f"{self.name}: no photo shows {n_people} people")
+            return _DatasetView(self, [pool[int(rng.integers(len(pool)))]])
+        scenes = self.ds.scenes
+        return _DatasetView(self, scenes[int(rng.integers(len(scenes)))])
+
+
+class MixedScenes:
+    def __init__(self, sources: list[tuple[object, float]]) -> None:
+        if not sources or any(w <= 0 for _, w in sources):
+            raise ValueError("data sources need positive weights")
+        self.sources = [s for s, _ in sources]
+        w = np.asarray([w for _, w in sources], float)
+        self.p = w / w.sum()
+        self.name = "+".join(getattr(s, "name", "?") for s in self.sources)
+
+    def draw(self, rng: np.random.Generator, n_people: int | None = None):
+        return self.sources[int(rng.choice(len(self.sources), p=self.p))].draw(rng, n_people)
+
+
+WORLD = WorldScenes()
+
+
+def scene_source(spec) -> object:
+    """A scene source from a config's `data`: None / "world", a dataset folder, or a weighted list."""
+    if spec is None or spec == "world":
+        return WORLD
+    if isinstance(spec, (str, Path)):
+        return DatasetScenes(spec)
+    parts = []
+    for entry in spec:
+        src = entry["source"] if isinstance(entry, dict) else entry
+        weight = float(entry.get("weight", 1.0)) if isinstance(entry, dict) else 1.0
+        parts.append((WORLD if src == "world" else DatasetScenes(src), weight))
+    return parts[0][0] if len(parts) == 1 else MixedScenes(parts)
