@@ -7,7 +7,12 @@ Tiling: an image larger than `tile` pixels on a side is cut into tiles of `tile`
 overlap by `overlap`; each tile runs with `pad` more pixels of context on every side (cropped off again), and
 overlapping tiles are blended with linear ramps across the overlap, so seams do not show. Tiles run one row at a
 time and finished output rows are written out as soon as the next row of tiles cannot touch them: the float
-memory is one band of tiles, not the whole output. One network call sees at most (tile + 2·pad)² input pixels.
+memory is one band of tiles, not the whole output. One network call sees at most (tile + 2·pad)² input pixels
+(224² by default: images up to 192² run whole).
+
+The network's receptive field is wide (15 stacked 3×3 convs per RRDB block), so a tile's context pad cannot make
+it bit-equal to the whole-image run: with 16 pixels of context the two differ by ≤ 14/255 at a seam and a mean
+of ≈ 0.3/255 (measured in tests/upscale).
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ class Upscaler:
     scale = RRDBNet.scale
 
     def __init__(self, net: RRDBNet, *, name: str = "model", device: str = "cpu",
-                 dtype: torch.dtype = torch.float32, tile: int = 128, overlap: int = 16, pad: int = 8,
+                 dtype: torch.dtype = torch.float32, tile: int = 192, overlap: int = 16, pad: int = 16,
                  max_pixels: int = MAX_INPUT_PIXELS):
         if tile < 2 * overlap + 1 or overlap < 1 or pad < 0:
             raise UpscaleError(f"tile {tile} must exceed twice the overlap {overlap} (≥ 1); pad {pad} ≥ 0")
@@ -149,7 +154,7 @@ class Upscaler:
 
     def _run(self, rgb: np.ndarray) -> np.ndarray:
         """One network call: uint8 h × w × 3 → float32 4h × 4w × 3 in [0, 1]."""
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+        x = torch.from_numpy(np.array(rgb, np.uint8, copy=True)).permute(2, 0, 1)[None]
         x = x.to(device=self.device, dtype=self.dtype).div_(255.0).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             y = self.net(x).clamp_(0.0, 1.0)
