@@ -58,6 +58,9 @@ def studio(
     service = GenerationService(pipeline_loader(model, device, dtype, offload), queue_size=queue_size,
                                 timeout_s=timeout,
                                 model_name=Path(model).name)
-    config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model))
+    from ..pipelines.loading import trained_sizes
+
+    config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model),
+                          trained_sizes=tuple(trained_sizes(model)))
     typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")
     uvicorn.run(create_app(config, service), host=host, port=port, log_level="warning")

@@ -22,3 +22,5 @@ class StudioConfig:
     max_history: int = 50
     autosave_delay_s: float = 0.3
     new_project_settings: dict = field(default_factory=dict)  # Settings fields a new project starts with
+    trained_sizes: tuple[tuple[int, int], ...] = ()  # (width, height) the model's card lists; offered first
+    offered_sizes: tuple[tuple[int, int], ...] = ((512, 512), (768, 512), (512, 768), (1024, 1024), (256, 256))

@@ -15,7 +15,7 @@ from .config import StudioConfig
 from .context import Studio
 from .errors import error_body, install_error_handlers
 from .jobs import GenerationService
-from .routes import files, info, jobs, layers, photos, projects
+from .routes import files, info, jobs, layers, photos, projects, upscale
 from .schemas import Settings
 from .store import ProjectStore
 
@@ -42,7 +42,7 @@ def create_app(config: StudioConfig, service: GenerationService, *, remover: Rem
     app = FastAPI(title="layercraft studio", lifespan=lifespan)
     app.state.studio = Studio(config=config, store=store, service=service, remover=chosen)
     install_error_handlers(app)
-    for module in (info, projects, files, layers, jobs, photos):
+    for module in (info, projects, files, layers, jobs, photos, upscale):
         app.include_router(module.router)
     if (static_dir / "index.html").is_file():
         app.mount("/", StaticFiles(directory=static_dir, html=True), name="static")

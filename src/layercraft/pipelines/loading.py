@@ -54,6 +54,31 @@ def recommended_settings(model: str | Path = "default") -> dict:
     return dict(embedded_card().get("generation", {})) if str(model) == "default" else {}
 
 
+def trained_sizes(model: str | Path = "default") -> list[tuple[int, int]]:
+    """The (width, height) sizes a model was trained at, from its card's `sizes` ([[w, h], …]): the embedded card for
+    `default`, a folder's `model.json` when it has one; [] when unknown (registry specs, folders without a card)."""
+    if str(model) == "default":
+        card = embedded_card()
+    else:
+        path = Path(model) / "model.json"
+        try:
+            card = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError):
+            card = {}
+    sizes = card.get("sizes", []) if isinstance(card, dict) else []
+    return [(int(w), int(h)) for w, h in sizes]
+
+
+def size_warning(model: str | Path, width: int, height: int) -> str | None:
+    """A one-line warning when `width`×`height` is not a size the model's card says it was trained at, else None."""
+    sizes = trained_sizes(model)
+    if not sizes or (width, height) in sizes:
+        return None
+    listed = ", ".join(f"{w}×{h}" for w, h in sizes)
+    return (f"{width}×{height} is not a size model {str(model)!r} was trained at ({listed}); expect a weaker "
+            "layout and prompt adherence (resize the canvas, or upscale the result with --upscale 4)")
+
+
 def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.float32,
                   seed: int = 0) -> LayeredCanvasPipeline:
     if str(model) == "default":
