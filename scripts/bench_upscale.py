@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     ap.add_argument("--models", nargs="+", default=["anime", "photo"])
     ap.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
-    ap.add_argument("--tile", type=int, default=128, help="tile side in input pixels for the tiled column")
+    ap.add_argument("--tile", type=int, default=192, help="tile side in input pixels for the tiled column")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
