@@ -5,9 +5,9 @@ import { byId } from "./dom";
 import type { Editor } from "./editor";
 import type { OfferedSize } from "./types";
 
-export function sizeLabel(s: OfferedSize, anyTrained: boolean): string {
+export function sizeLabel(s: OfferedSize, mixed: boolean): string {
   const base = `${s.width}×${s.height}`;
-  if (!anyTrained) return base;
+  if (!mixed) return base;
   return s.trained ? `${base} (trained)` : `${base} (untrained)`;
 }
 
@@ -18,12 +18,12 @@ export function offerSizes(sizes: OfferedSize[]): { width: number; height: numbe
     const [width, height] = select.value.split("x").map(Number);
     return { width, height };
   }
-  const anyTrained = sizes.some((s) => s.trained) && sizes.some((s) => !s.trained);
+  const mixed = sizes.some((s) => s.trained) && sizes.some((s) => !s.trained);
   select.replaceChildren(
     ...sizes.map((s) => {
-      const option = new Option(sizeLabel(s, anyTrained), `${s.width}x${s.height}`);
+      const option = new Option(sizeLabel(s, mixed), `${s.width}x${s.height}`);
       option.dataset.trained = String(s.trained);
-      if (anyTrained && !s.trained) option.title = "The model was not trained at this size: expect weaker results";
+      if (mixed && !s.trained) option.title = "The model was not trained at this size: expect weaker results";
       return option;
     }),
   );
