@@ -19,3 +19,12 @@ def test_generate_upscales_the_result_and_refuses_other_factors(tmp_path):
         r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "x.png"), *bad])
         assert r.exit_code == 2 and word in r.output, r.output
         assert not (tmp_path / "x.png").exists()
+
+
+def test_a_canvas_too_large_to_upscale_is_refused_before_generating(tmp_path):
+    project = tmp_path / "big.zip"
+    save_project(Canvas(width=2064, height=2064, prompt="a hall"), project)
+    r = CliRunner().invoke(app, [str(project), "--model", "tiny-test", "--upscale", "4", "--out",
+                                 str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "4260096 pixels" in r.output and "at most 4194304" in r.output, r.output
+    assert not (tmp_path / "x.png").exists()

@@ -71,7 +71,7 @@ def generate(
     warning = size_warning(model, canvas.width, canvas.height)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
-    up = _upscaler(upscaler, device, dtype) if upscale == 4 else None  # before generating: a missing model fails fast
+    up = _upscaler(upscaler, device, dtype, canvas) if upscale == 4 else None  # before generating: fail fast
     pipe = place_pipeline(load_pipeline(model, dtype=torch_dtype), device, dtype, offload)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
@@ -99,13 +99,16 @@ def _save_atomic(image, out: Path) -> None:
         raise
 
 
-def _upscaler(kind: str, device: str, dtype: str):
-    """The bundled upscaler `kind`, or a one-line error and exit 2 (unknown kind, models not installed)."""
+def _upscaler(kind: str, device: str, dtype: str, canvas):
+    """The bundled upscaler `kind`, or a one-line error and exit 2 (unknown kind, models not installed, a canvas
+    too large for it)."""
     from ..upscale import UpscaleError, Upscaler
     from ..vision.assets import ModelMissingError
 
     try:
-        return Upscaler.from_bundled(kind, device=device, dtype=dtype)
+        up = Upscaler.from_bundled(kind, device=device, dtype=dtype)
+        up.check(canvas.width, canvas.height)
+        return up
     except (UpscaleError, ModelMissingError) as err:
         typer.echo(f"error: --upscaler {kind}: {err}", err=True)
         raise typer.Exit(2) from None

@@ -146,7 +146,8 @@ class Upscaler:
             raise UpscaleError(f"tile {tile} must exceed twice the overlap {self.overlap}")
         return TilePlan(spans(height, tile, self.overlap), spans(width, tile, self.overlap), self.pad)
 
-    def _check(self, width: int, height: int) -> None:
+    def check(self, width: int, height: int) -> None:
+        """UpscaleError when an image of this size cannot be upscaled (empty, or over max_pixels)."""
         if width < 1 or height < 1:
             raise UpscaleError(f"empty image ({width}×{height})")
         if width * height > self.max_pixels:
@@ -168,7 +169,7 @@ class Upscaler:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise UpscaleError(f"expected a uint8 H × W × 3 array, got {rgb.dtype} {rgb.shape}")
         height, width = rgb.shape[:2]
-        self._check(width, height)
+        self.check(width, height)
         plan = self.plan(width, height, tile)
         s = self.scale
         out = np.empty((height * s, width * s, 3), np.uint8)
@@ -215,7 +216,7 @@ class Upscaler:
         """A PIL image 4× larger (RGB, or RGBA when the input has alpha)."""
         if not isinstance(image, Image.Image):
             raise UpscaleError(f"expected a PIL image, got {type(image).__name__}")
-        self._check(image.width, image.height)
+        self.check(image.width, image.height)
         has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
         rgba = image.convert("RGBA") if has_alpha else None
         rgb = np.asarray((rgba or image).convert("RGB"))
