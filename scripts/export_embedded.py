@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 
 from layercraft.models.transformer import LayercraftFluxTransformer  # noqa: E402
 from layercraft.pipelines.loading import embedded_dir  # noqa: E402
@@ -77,6 +78,9 @@ def main() -> None:
         card = {"architecture": "embedded-small", "dtype": args.dtype, "steps": rows[-1]["step"],
                 "final_loss_mean_last_50": float(np.mean([r["loss"] for r in rows[-50:]])),
                 "config": (args.run / "config.yaml").read_text()}
+        size = (yaml.safe_load(card["config"]).get("task_args") or {}).get("size")
+        if size:  # the sizes it was trained at: the CLI warns at others, the studio offers these first
+            card["sizes"] = [[int(size), int(size)]] if isinstance(size, int) else [[int(w), int(h)] for w, h in size]
         if args.recipe:
             card["recipe"] = args.recipe
         if generation:

@@ -11,6 +11,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
+from layercraft.devices import cpu_has_native_bf16
 from layercraft.world.perception.attributes import CROP_HEADS, NAME, SCENE_HEADS, AttributeClassifier
 from layercraft.world.perception.augment import jitter
 from layercraft.world.perception.evaluate import attribute_accuracy
@@ -47,7 +48,7 @@ def main() -> None:
         xp = jitter(train["crops"][j].float() / 255, g)  # no flips: facing left/right is a label
         xf = jitter(train["faces"][j].float() / 255, g, shift=0.08, scale=0.1)
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_native_bf16()):  # fp32 where bf16 is emulated
             logits = {**model.scene_logits(xs), **model.person_logits(xp), **model.face_logits(xf)}
         loss = sum(F.cross_entropy(logits[k].float(), train[k][i]) for k in SCENE_HEADS)
         loss = loss + sum(F.cross_entropy(logits[k].float(), train[k][j], label_smoothing=0.05) for k in CROP_HEADS)

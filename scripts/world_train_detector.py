@@ -9,6 +9,7 @@ import argparse
 
 import torch
 
+from layercraft.devices import cpu_has_native_bf16
 from layercraft.world.perception.centernet import focal_loss, reg_loss, stack_targets, targets
 from layercraft.world.perception.detector import LABELS, NAME, Detector
 from layercraft.world.perception.evaluate import detection_ap
@@ -53,7 +54,7 @@ def main() -> None:
         x = (x * (0.85 + 0.3 * torch.rand(args.batch, 1, 1, 1, generator=g))).clamp(0, 1)
         t = batch_targets(train, idx, flip, size)
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_native_bf16()):  # fp32 where bf16 is emulated
             heat, box_size, offset = model(x.contiguous(memory_format=torch.channels_last))
         loss = focal_loss(heat, t["heat"], t["weight"]) + 0.5 * reg_loss(box_size, t["size"], t["reg"])
         loss = loss + reg_loss(offset, t["offset"], t["reg"])

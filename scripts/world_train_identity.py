@@ -13,6 +13,7 @@ import argparse
 
 import torch
 
+from layercraft.devices import cpu_has_native_bf16
 from layercraft.world.perception.arcface import ArcMarginHead
 from layercraft.world.perception.augment import jitter
 from layercraft.world.perception.identity import NAME, IdentityEncoder
@@ -54,7 +55,7 @@ def main() -> None:
         idx = torch.randint(0, len(x), (args.batch,), generator=g)
         xb = jitter(x[idx].float() / 255, g).contiguous(memory_format=torch.channels_last)
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_native_bf16()):  # fp32 where bf16 is emulated
             emb = model(xb)
         loss = head(emb.float(), y[idx])
         opt.zero_grad(set_to_none=True)

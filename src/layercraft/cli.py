@@ -149,6 +149,9 @@ def demo(
     lock_blend: float = typer.Option(0.75, min=0.0, max=1.0,
                                      help="Fraction of the steps that pull the locked layer back to the canvas "
                                           "(0: the model alone)."),
+    device: str = typer.Option("auto", help="torch device: auto (the accelerator if any, else cpu), cpu, cuda, mps."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on accelerators and on CPUs that compute bf16 natively, else "
+                                           "fp32), float32, bfloat16, float16."),
 ) -> None:
     """The main job: the bundled 4-person canvas `four-friends` (one locked layer) → one image.
 
@@ -158,13 +161,21 @@ def demo(
     import numpy as np
     import torch
 
-    from .pipelines.loading import load_pipeline
+    from .pipelines.loading import load_pipeline, place_pipeline, resolve_placement, size_warning
 
+    try:
+        _, torch_dtype = resolve_placement(device, dtype)
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
     path = example_path()
     canvas_validate(path, stride=16, max_layers=32)
     canvas = load_project(path)
+    warning = size_warning(model, canvas.width, canvas.height)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     t0 = time.perf_counter()
-    pipe = load_pipeline(model)
+    pipe = place_pipeline(load_pipeline(model, dtype=torch_dtype), device, dtype)
     loaded = time.perf_counter() - t0
     t0 = time.perf_counter()
     image = pipe(canvas.prompt, canvas, num_inference_steps=steps, true_cfg_scale=cfg, canvas_cfg_scale=canvas_cfg,
@@ -178,7 +189,7 @@ def demo(
     console.print(f"prompt: {canvas.prompt!r}")
     console.print(f"model {model!r} loaded in {loaded:.1f} s; {image.width}×{image.height} image in {took:.2f} s "
                   f"({steps} steps, true CFG {cfg:g}, canvas CFG {canvas_cfg:g}, lock blend {lock_blend:g}, "
-                  f"{torch.get_num_threads()} threads)")
+                  f"{torch.get_num_threads()} threads, {str(torch_dtype).removeprefix('torch.')} on {pipe.device})")
     console.print(f"wrote {out / 'output.png'}, {out / 'sheet.png'} (collage | output), {out / 'preview.png'}")
 
 

@@ -60,8 +60,10 @@ def studio(
     service = GenerationService(pipeline_loader(model, device, dtype, offload), queue_size=queue_size,
                                 timeout_s=timeout,
                                 model_name=Path(model).name)
+    from ..pipelines.loading import trained_sizes
+
     extra_hosts = [*(allow_host or []), *([] if host in ("0.0.0.0", "::", "") else [host])]
     config = StudioConfig(data_dir=data_dir or default_data_dir(), new_project_settings=studio_settings(model),
-                          allowed_hosts=tuple(extra_hosts))
+                          allowed_hosts=tuple(extra_hosts), trained_sizes=tuple(trained_sizes(model)))
     typer.echo(f"layercraft studio on http://{host}:{port}  (projects autosaved in {config.data_dir})")
     uvicorn.run(create_app(config, service), host=host, port=port, log_level="warning")

@@ -28,6 +28,8 @@ class StudioConfig:
     autosave_delay_s: float = 0.3
     new_project_settings: dict = field(default_factory=dict)  # Settings fields a new project starts with
     allowed_hosts: tuple[str, ...] = ()  # Host names besides the loopback ones the studio answers to
+    trained_sizes: tuple[tuple[int, int], ...] = ()  # (width, height) the model's card lists; offered first
+    offered_sizes: tuple[tuple[int, int], ...] = ((512, 512), (768, 512), (512, 768), (1024, 1024), (256, 256))
 
     def hosts(self) -> frozenset[str]:
         return frozenset(h.lower().strip("[]") for h in (*LOOPBACK_HOSTS, *self.allowed_hosts))

@@ -29,7 +29,7 @@ STUDIO_HEADER = "x-layercraft-studio"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small form fields beside a file
 _IMPORT = re.compile(r"/api/projects/import")
-_UPLOAD = re.compile(r"/api/projects/[^/]+/(?:layers|people|from-photos)")  # image uploads (photos too)
+_UPLOAD = re.compile(r"/api/(?:projects/[^/]+/(?:layers|people|from-photos)|upscale)")  # image uploads
 _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?")
 
 

@@ -15,7 +15,7 @@ from .config import StudioConfig
 from .context import Studio
 from .errors import error_body, install_error_handlers
 from .jobs import GenerationService
-from .routes import files, info, jobs, layers, photos, projects
+from .routes import files, info, jobs, layers, photos, projects, upscale
 from .schemas import Settings
 from .security import StudioGuard
 from .store import ProjectStore
@@ -44,7 +44,7 @@ def create_app(config: StudioConfig, service: GenerationService, *, remover: Rem
     app.state.studio = Studio(config=config, store=store, service=service, remover=chosen)
     install_error_handlers(app)
     app.add_middleware(StudioGuard, config=config)  # Host, Origin, studio header, body size: see security.py
-    for module in (info, projects, files, layers, jobs, photos):
+    for module in (info, projects, files, layers, jobs, photos, upscale):
         app.include_router(module.router)
     if (static_dir / "index.html").is_file():
         app.mount("/", StaticFiles(directory=static_dir, html=True), name="static")

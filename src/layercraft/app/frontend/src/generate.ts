@@ -5,7 +5,7 @@ import { button, byId, el } from "./dom";
 import type { Editor } from "./editor";
 import { describe, showError } from "./errors";
 import type { SettingsPanel } from "./settings";
-import type { HistoryEntry, JobView, ProjectView } from "./types";
+import type { HistoryEntry, JobView, ProjectView, StudioInfo } from "./types";
 
 interface JobEvent {
   type: "state" | "progress" | "done";
@@ -40,6 +40,7 @@ export class GeneratePanel {
   constructor(
     private readonly editor: Editor,
     private readonly settings: SettingsPanel,
+    private readonly upscaling: StudioInfo["upscale"] = { available: false, models: [], reason: null },
   ) {
     this.generateButton.addEventListener("click", () => void this.generate());
     this.cancelButton.addEventListener("click", () => void this.cancel());
@@ -155,7 +156,32 @@ export class GeneratePanel {
         { id: "use-background" }),
       button("Reuse settings", "Put this result's settings back", () => this.settings.use(s)),
     );
+    if (this.upscaling.available && !entry.job_id.includes("-x4-")) {
+      const model = this.upscaling.models.includes("anime") ? "anime" : this.upscaling.models[0];
+      this.resultActions.append(
+        button("Upscale ×4", `A 4× larger copy of this result (Real-ESRGAN ${model}), added to the history`,
+          () => void this.upscale(entry, model), { id: "upscale-result" }),
+      );
+    }
     this.renderHistory();
+  }
+
+  private async upscale(entry: HistoryEntry, model: string): Promise<void> {
+    const action = byId<HTMLButtonElement>("upscale-result");
+    action.disabled = true;
+    this.setStatus("Upscaling ×4…", "");
+    try {
+      const made = await api.post<HistoryEntry>(`/api/projects/${this.editor.projectId}/upscale`,
+        { job_id: entry.job_id, model });
+      const view = await api.get<ProjectView>(`/api/projects/${this.editor.projectId}`);
+      this.editor.setHistory(view.history);
+      this.setStatus(`Upscaled to ${made.width}×${made.height}`, "ok");
+      this.show(view.history.find((h) => h.job_id === made.job_id) ?? made);
+    } catch (err) {
+      action.disabled = false;
+      this.setStatus(`Not upscaled: ${describe(err)}`, "error");
+      showError(err, "Upscale");
+    }
   }
 
   private async useAsBackground(): Promise<void> {

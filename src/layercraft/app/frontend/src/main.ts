@@ -9,13 +9,14 @@ import { GeneratePanel } from "./generate";
 import { installShortcuts } from "./keys";
 import { LayersPanel } from "./panel";
 import { SettingsPanel } from "./settings";
+import { offerSizes, watchCanvasSize } from "./sizes";
 import { StageView } from "./stage";
 import { Toolbar } from "./toolbar";
 import type { ProjectView, StudioInfo } from "./types";
 
 const LAST_PROJECT = "layercraft-studio:last-project";
 
-async function openInitial(): Promise<ProjectView> {
+async function openInitial(size: { width: number; height: number }): Promise<ProjectView> {
   const wanted = new URLSearchParams(location.search).get("project") ?? localStorage.getItem(LAST_PROJECT);
   if (wanted) {
     try {
@@ -24,7 +25,7 @@ async function openInitial(): Promise<ProjectView> {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     }
   }
-  return api.post<ProjectView>("/api/projects", { width: 512, height: 512 });
+  return api.post<ProjectView>("/api/projects", size);
 }
 
 async function start(): Promise<void> {
@@ -33,7 +34,8 @@ async function start(): Promise<void> {
   const stage = new StageView(byId<HTMLDivElement>("stage"), editor);
   new LayersPanel(editor);
   const settings = new SettingsPanel(editor, info.schemes);
-  const generate = new GeneratePanel(editor, settings);
+  const generate = new GeneratePanel(editor, settings, info.upscale);
+  const firstSize = offerSizes(info.sizes ?? []);
   const open = (view: ProjectView) => {
     editor.open(view);
     localStorage.setItem(LAST_PROJECT, view.id);
@@ -46,7 +48,8 @@ async function start(): Promise<void> {
   byId("model-name").textContent = info.model ? `model: ${info.model}` : "";
   installShortcuts(editor);
   window.addEventListener("beforeunload", () => void editor.autosave.flush().catch(() => {}));
-  open(await openInitial());
+  open(await openInitial(firstSize));
+  watchCanvasSize(editor, info.sizes ?? []);
   // read-only handle for tests and tooling
   Object.assign(window, {
     studio: {

@@ -74,9 +74,17 @@ export interface JobView {
   queue_position: number | null;
 }
 
+export interface OfferedSize {
+  width: number;
+  height: number;
+  trained: boolean; // a size the model's card says it was trained at (all true when the card lists none)
+}
+
 export interface StudioInfo {
   model: string;
   schemes: Scheme[];
   stride: number;
+  sizes: OfferedSize[];
+  upscale: { available: boolean; models: string[]; reason: string | null };
   background_removal: { available: boolean; reason: string | null };
 }
