@@ -7,7 +7,8 @@ so no command prints its own error format and no refusal ends in a traceback.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -16,6 +17,7 @@ from .canvas.errors import Refusal
 from .canvas.limits import one_line
 
 EXIT_REFUSED = 2
+T = TypeVar("T")
 
 
 # typer carries its own copy of click; its usage errors (BadParameter's base) are the ones raised here
@@ -27,31 +29,28 @@ def report(message: str) -> NoReturn:
     raise typer.Exit(EXIT_REFUSED)
 
 
+def refusing(call: Callable[[], T]) -> T:
+    """`call()`, with a usage error or a refusal reported as one line and exit code 2."""
+    try:
+        return call()
+    except UsageError as err:
+        report(err.format_message())
+    except Refusal as err:
+        report(str(err))
+
+
 class RefusalGroup(TyperGroup):
     """A typer group whose sub-commands' refusals (and usage errors) print one line and exit 2."""
 
     def invoke(self, ctx: typer.Context):
-        try:
-            return super().invoke(ctx)
-        except UsageError as err:
-            report(err.format_message())
-        except Refusal as err:
-            report(str(err))
+        return refusing(lambda: super(RefusalGroup, self).invoke(ctx))
 
 
 class RefusalCommand(TyperCommand):
     """The same for a command that may also be run on its own (a single-command typer app)."""
 
     def make_context(self, *args, **kwargs) -> typer.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except UsageError as err:
-            report(err.format_message())
+        return refusing(lambda: super(RefusalCommand, self).make_context(*args, **kwargs))
 
     def invoke(self, ctx: typer.Context):
-        try:
-            return super().invoke(ctx)
-        except UsageError as err:
-            report(err.format_message())
-        except Refusal as err:
-            report(str(err))
+        return refusing(lambda: super(RefusalCommand, self).invoke(ctx))
