@@ -42,7 +42,7 @@ def constant_yolo_seg(path, *, size=640, nc=80, n=8400, names=None, person=0):
     cand(4, [500, 500, 50, 50], person, 0.1, ca)
     protos = np.full((nm, p, p), -10.0, np.float32)
     protos[0] = 10.0
-    protos[1, : 320 * p // size, : 400 * p // size] = 10.0
+    protos[1, : p // 2, : 400 * p // 640] = 10.0
     nodes = [helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
              helper.make_node("Mul", ["m", "zero"], ["z"]),
              helper.make_node("Add", ["z", "c_pred"], ["output0"]),

@@ -125,19 +125,16 @@ class OnnxYoloSegPeople:
         ph, pw = protos.shape[1:]
         masks = _sigmoid(coef @ protos.reshape(self.nm, -1)).reshape(-1, ph, pw).astype(np.float32)
         sx, sy = pw / self.size, ph / self.size  # model → prototype pixels
-        gy, gx = (np.arange(ph, dtype=np.float64)[:, None] + 0.5), (np.arange(pw, dtype=np.float64)[None, :] + 0.5)
         # the letterboxed photo, in prototype pixels: the part of each mask resized to the photo
         src = (left * sx, top * sy, (left + nw) * sx, (top + nh) * sy)
+        ys, xs = np.arange(h)[:, None] + 0.5, np.arange(w)[None, :] + 0.5
         out = []
         for b, s, m in zip(boxes, sc, masks):
-            inside = (gx >= b[0] * sx) & (gx < b[2] * sx) & (gy >= b[1] * sy) & (gy < b[3] * sy)
-            m = np.where(inside, m, 0.0).astype(np.float32)
             alpha = np.asarray(Image.fromarray(m, "F").resize((w, h), Image.Resampling.BILINEAR, box=src))
             photo_box = np.array([(b[0] - left) / r, (b[1] - top) / r, (b[2] - left) / r, (b[3] - top) / r])
             photo_box[[0, 2]] = photo_box[[0, 2]].clip(0, w)
             photo_box[[1, 3]] = photo_box[[1, 3]].clip(0, h)
-            # the bilinear resize blurs the box edge by a prototype pixel: cut the alpha at the box
-            ys, xs = np.arange(h)[:, None] + 0.5, np.arange(w)[None, :] + 0.5
+            # the mask is cut at the box in photo pixels (sharper than at the prototypes' resolution)
             alpha = np.where((xs >= photo_box[0]) & (xs < photo_box[2]) & (ys >= photo_box[1]) & (ys < photo_box[3]),
                              alpha, 0.0)
             if not (alpha >= 0.5).any():
