@@ -3,6 +3,9 @@ known constant outputs, and a randomly initialised Mask2Former saved from its co
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import onnx
 import pytest
@@ -103,3 +106,56 @@ def test_onnx_yolo_seg_takes_the_person_class_by_name_and_refuses_bad_files(tmp_
         OnnxYoloSegPeople(tiny_matting(tmp_path / "m.onnx"))
     with pytest.raises(VisionError, match="not found"):
         OnnxYoloSegPeople(tmp_path / "absent.onnx")
+
+
+def tiny_mask2former(folder, labels=("person", "car")):
+    """A randomly initialised Mask2Former (Swin backbone, one layer per stage, 32-d) saved from its config."""
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+
+    swin = SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, image_size=64,
+                      out_features=["stage1", "stage2", "stage3", "stage4"])
+    cfg = Mask2FormerConfig(backbone_config=swin, hidden_dim=32, mask_feature_size=32, feature_size=32,
+                            encoder_layers=1, decoder_layers=2, num_queries=6, encoder_feedforward_dim=32,
+                            dim_feedforward=32, num_attention_heads=2, use_pretrained_backbone=False,
+                            id2label=dict(enumerate(labels)), label2id={v: k for k, v in enumerate(labels)})
+    model = Mask2FormerForUniversalSegmentation(cfg).eval()
+    import torch
+
+    with torch.no_grad():  # every query says "person" with certainty: the decoding is then fully exercised
+        head = model.class_predictor
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([8.0] + [-8.0] * (len(labels) - 1) + [-8.0]))
+    model.save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text('{"size": {"shortest_edge": 64}, "size_divisor": 32}')
+    return folder
+
+
+def test_transformers_instance_segmentation_on_a_tiny_random_mask2former(tmp_path):
+    seg = TransformersInstanceSegmentation(tiny_mask2former(tmp_path / "m2f"), score=0.5)
+    assert seg.size == 64 and seg.label == 0
+    photo = np.asarray(Image.new("RGB", (90, 60), (120, 80, 40)))
+    found = seg(photo)
+    assert 1 <= len(found) <= 6  # one per query whose mask has any pixel ≥ 0.5
+    for inst in found:
+        assert inst.alpha.shape == (60, 90) and inst.alpha.dtype == np.float32
+        assert 0.0 <= inst.alpha.min() and inst.alpha.max() <= 1.0 and 0 < inst.score <= 1
+        x0, y0, x1, y1 = inst.box
+        assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 60
+    assert [i.score for i in found] == sorted((i.score for i in found), reverse=True)
+    import torch
+
+    with torch.no_grad():  # every query certain of the last, "no object" class: nobody
+        seg.model.class_predictor.bias.copy_(torch.tensor([-8.0, -8.0, 8.0]))
+    assert seg(photo) == []
+    with torch.no_grad():  # every query certain of "car": nobody either
+        seg.model.class_predictor.bias.copy_(torch.tensor([-8.0, 8.0, -8.0]))
+    assert seg(photo) == []
+    cars = tmp_path / "cars"
+    shutil.copytree(tmp_path / "m2f", cars)
+    cfg = json.loads((cars / "config.json").read_text())
+    cfg["id2label"], cfg["label2id"] = {"0": "car", "1": "bus"}, {"car": 0, "bus": 1}
+    (cars / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(VisionError, match="no label 'person'"):
+        TransformersInstanceSegmentation(cars)
+    with pytest.raises(VisionError, match="no config.json"):
+        TransformersInstanceSegmentation(tmp_path)

@@ -129,7 +129,7 @@ class OnnxYoloSegPeople:
         src = (left * sx, top * sy, (left + nw) * sx, (top + nh) * sy)
         ys, xs = np.arange(h)[:, None] + 0.5, np.arange(w)[None, :] + 0.5
         out = []
-        for b, s, m in zip(boxes, sc, masks):
+        for b, s, m in zip(boxes, sc, masks, strict=True):
             alpha = np.asarray(Image.fromarray(m, "F").resize((w, h), Image.Resampling.BILINEAR, box=src))
             photo_box = np.array([(b[0] - left) / r, (b[1] - top) / r, (b[2] - left) / r, (b[3] - top) / r])
             photo_box[[0, 2]] = photo_box[[0, 2]].clip(0, w)
