@@ -159,3 +159,39 @@ def test_transformers_instance_segmentation_on_a_tiny_random_mask2former(tmp_pat
         TransformersInstanceSegmentation(cars)
     with pytest.raises(VisionError, match="no config.json"):
         TransformersInstanceSegmentation(tmp_path)
+
+
+def test_person_segmenter_takes_its_layers_from_the_instances_and_matches_faces(tmp_path):
+    from layercraft.vision import Face, PersonSegmenter
+
+    seg = OnnxYoloSegPeople(constant_yolo_seg(tmp_path / "y.onnx", names=COCO_LIKE))
+    photo = Image.new("RGB", (400, 200))  # twice the 200×100 photo of the decoding test
+    face_b = Face(box=np.array([140.0, 55.0, 180.0, 95.0]), score=0.99, landmarks=np.zeros((5, 2)))  # inside B's mask
+    stray = Face(box=np.array([360.0, 160.0, 390.0, 190.0]), score=0.99, landmarks=np.zeros((5, 2)))  # on nobody
+    people = PersonSegmenter(instances=seg, max_side=200).split(photo, faces=[stray, face_b])
+    assert len(people) == 2  # A has no face and is still a layer; the stray face makes none
+    a, b = people  # back to front: the faceless A first
+    assert a.face is None and b.face is face_b
+    assert np.allclose(a.box, [25 - 2 * 2, 25 - 2 * 2, 65 + 2 * 2, 175 + 2 * 2], atol=2)  # box + 2 working px pad
+    assert abs(a.area - 40 * 150) < 400 and abs(b.area - 125 * 50) < 500
+    layer = b.layer(photo)
+    assert layer.size == photo.size and np.asarray(layer)[80, 200, 3] == 255 and np.asarray(layer)[120, 200, 3] == 0
+
+
+def test_cli_people_with_instances_and_its_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from layercraft.cli import app
+
+    Image.new("RGB", (200, 100)).save(tmp_path / "p.png")
+    model = constant_yolo_seg(tmp_path / "y.onnx", names=COCO_LIKE)
+    res = CliRunner().invoke(app, ["vision", "people", str(tmp_path / "p.png"), "--out", str(tmp_path / "out"),
+                                   "--instances", str(model)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "out" / "people.json").read_text())
+    assert len(data["people"]) == 2 and (tmp_path / "out" / "person-1.png").is_file()
+    for bad, message in [(tmp_path / "nowhere", "instance segmentation model not found"),
+                         (tmp_path / "p.png", "not a usable ONNX model"), (tmp_path, "no config.json")]:
+        res = CliRunner().invoke(app, ["vision", "people", str(tmp_path / "p.png"), "--out", str(tmp_path / "o2"),
+                                       "--instances", str(bad)])
+        assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.output

@@ -202,3 +202,13 @@ class TransformersInstanceSegmentation:
             found.append(Instance(box=_box_of(alpha, self.threshold), score=s, alpha=alpha))
         found.sort(key=lambda i: -i.score)
         return found
+
+
+def load_instances(path: str | Path) -> OnnxYoloSegPeople | TransformersInstanceSegmentation:
+    """A file is read as a YOLO-seg ONNX export, a folder as a transformers universal-segmentation model."""
+    path = Path(path)
+    if path.is_dir():
+        return TransformersInstanceSegmentation(path)
+    if path.is_file():
+        return OnnxYoloSegPeople(path)
+    raise VisionError(f"instance segmentation model not found: {path}")
