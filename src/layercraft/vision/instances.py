@@ -13,8 +13,9 @@ of a one-class mask.
   outside its box, taken out of the letterbox and resized to the photo.
 - `TransformersInstanceSegmentation(folder)`: a transformers universal-segmentation folder
   (Mask2Former, `AutoModelForUniversalSegmentation`) loaded with `local_files_only=True`. The
-  post-processing is done here from `class_queries_logits` / `masks_queries_logits` (the image
-  processor's own wants torchvision, which does not load with the project's CPU torch): per query
+  post-processing is done here from `class_queries_logits` / `masks_queries_logits` (without
+  torchvision the image processor falls back to its PIL variant, whose result is a hard label map;
+  here every instance keeps a soft mask): per query
   the softmax over the labels without the last ("no object") one; a query whose best label is the
   person label, with probability ≥ `score`, is one person; its mask is the sigmoid of its mask
   logits resized to the photo, and its score the class probability times the mean mask
