@@ -142,6 +142,17 @@ def test_transformers_instance_segmentation_on_a_tiny_random_mask2former(tmp_pat
         x0, y0, x1, y1 = inst.box
         assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 60
     assert [i.score for i in found] == sorted((i.score for i in found), reverse=True)
+    from typer.testing import CliRunner
+
+    from layercraft.cli import app
+    from layercraft.vision import PersonSegmenter
+
+    people = PersonSegmenter(instances=seg).split(Image.fromarray(photo), faces=[])
+    assert 1 <= len(people) <= len(found) and all(p.face is None for p in people)
+    Image.fromarray(photo).save(tmp_path / "p.png")  # a folder given to --instances is read as transformers
+    res = CliRunner().invoke(app, ["vision", "people", str(tmp_path / "p.png"), "--out", str(tmp_path / "out"),
+                                   "--instances", str(tmp_path / "m2f")])
+    assert res.exit_code == 0 and (tmp_path / "out" / "person-0.png").is_file(), res.output
     import torch
 
     with torch.no_grad():  # every query certain of the last, "no object" class: nobody
@@ -195,3 +206,6 @@ def test_cli_people_with_instances_and_its_errors(tmp_path):
         res = CliRunner().invoke(app, ["vision", "people", str(tmp_path / "p.png"), "--out", str(tmp_path / "o2"),
                                        "--instances", str(bad)])
         assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.output
+    res = CliRunner().invoke(app, ["vision", "people", str(tmp_path / "p.png"), "--out", str(tmp_path / "o3"),
+                                   "--instances", str(model), "--mask-model", str(tmp_path)])
+    assert res.exit_code == 2 and "exclude each other" in res.stderr
