@@ -16,6 +16,8 @@ _WHERE = {
     "NoFaceError": "errors", "PhotoError": "errors", "VisionError": "errors",
     "ARCFACE_TEMPLATE": "faces", "DlibEmbedder": "faces", "Face": "faces", "FaceAnalyzer": "faces",
     "align_face": "faces",
+    "Instance": "instances", "OnnxYoloSegPeople": "instances", "TransformersInstanceSegmentation": "instances",
+    "load_instances": "instances",
     "Person": "people", "PersonSegmenter": "people", "SelfieSegmenter": "people", "split_instances": "people",
     "load_photo": "photo", "working_copy": "photo",
 }

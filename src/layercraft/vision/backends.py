@@ -13,6 +13,9 @@
 - `OnnxFaceDetector(path)`: an SCRFD face detector exported to ONNX (insightface's `det_10g.onnx`,
   `scrfd_*_bnkps.onnx`): boxes + the same 5 landmarks. Pass it to `FaceAnalyzer(detector=…)`.
 - `SubjectCutout(path)` (in cutout.py) already takes any local ONNX matting / salient-object model.
+- Person instances (in instances.py): `OnnxYoloSegPeople(path)` (an ultralytics YOLO-seg ONNX export)
+  and `TransformersInstanceSegmentation(folder)` (Mask2Former); pass one to
+  `PersonSegmenter(instances=…)`.
 """
 
 from __future__ import annotations

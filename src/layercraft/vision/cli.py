@@ -102,13 +102,21 @@ def people_cmd(
     out: Path = typer.Option(..., help="Folder for person-0.png, person-1.png… and people.json."),
     mask_model: Path = typer.Option(None, help="A local transformers semantic-segmentation folder for the person "
                                                "mask instead of the bundled model."),
+    instances: Path = typer.Option(None, help="A local person instance segmenter: a YOLO-seg ONNX export (file) or "
+                                              "a transformers Mask2Former folder; the layers are its instances."),
 ) -> None:
     """One RGBA PNG per person (photo size, back to front) and people.json (box, face box, mask area)."""
     from ..canvas.images import save_image_atomic
     from .people import PersonSegmenter
 
     photo = _photo(image)
-    if mask_model is not None:
+    if instances is not None and mask_model is not None:
+        _fail("--instances and --mask-model exclude each other")
+    if instances is not None:
+        from .instances import load_instances
+
+        segmenter = PersonSegmenter(instances=load_instances(instances))
+    elif mask_model is not None:
         from .backends import TransformersPersonMask
 
         segmenter = PersonSegmenter(segmenter=TransformersPersonMask(mask_model), refine=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,12 +176,59 @@ def split_instances(mask: np.ndarray, faces: list[Face], scale: float = 1.0, min
     return labels
 
 
+def match_faces(alphas: list[np.ndarray], faces: list[Face], scale: float,
+                min_overlap: float = 0.3) -> list[int | None]:
+    """The face of each instance (index into `faces`, or None): pairs are taken greedily by the share of the
+    face box (photo px × `scale`) that the instance covers (alpha ≥ 0.5), each face and instance once,
+    from `min_overlap` up."""
+    pairs = []
+    for i, alpha in enumerate(alphas):
+        h, w = alpha.shape
+        for j, face in enumerate(faces):
+            x0, y0, x1, y1 = face.box * scale
+            xa, ya = int(np.clip(np.floor(x0), 0, w)), int(np.clip(np.floor(y0), 0, h))
+            xb, yb = int(np.clip(np.ceil(x1), 0, w)), int(np.clip(np.ceil(y1), 0, h))
+            if xb > xa and yb > ya:
+                pairs.append((float((alpha[ya:yb, xa:xb] >= 0.5).mean()), i, j))
+    match: list[int | None] = [None] * len(alphas)
+    used = set()
+    for overlap, i, j in sorted(pairs, key=lambda p: -p[0]):
+        if overlap >= min_overlap and match[i] is None and j not in used:
+            match[i] = j
+            used.add(j)
+    return match
+
+
+def _person(soft: np.ndarray, region: np.ndarray, f: np.ndarray, size: tuple[int, int], face: Face | None) -> Person:
+    """A person from its soft alpha and its region at working size (photo × `f`), mapped back to the photo."""
+    W, H = size
+    sh, sw = region.shape
+    ys, xs = np.nonzero(region)
+    pad = 2
+    bx0, by0 = max(0, xs.min() - pad), max(0, ys.min() - pad)
+    bx1, by1 = min(sw, xs.max() + 1 + pad), min(sh, ys.max() + 1 + pad)
+    x0, y0 = int(np.floor(bx0 / f[0])), int(np.floor(by0 / f[1]))
+    x1, y1 = min(W, int(np.ceil(bx1 / f[0]))), min(H, int(np.ceil(by1 / f[1])))
+    # one photo → working mapping for every person, so the layers' alphas add up to the mask
+    src = (x0 * f[0], y0 * f[1], x1 * f[0], y1 * f[1])
+    alpha = np.asarray(Image.fromarray(soft.astype(np.float32), "F").resize((x1 - x0, y1 - y0),
+                                                                            Image.Resampling.BILINEAR, box=src))
+    alpha = (alpha.clip(0, 1) * 255 + 0.5).astype(np.uint8)
+    return Person(box=np.array([x0, y0, x1, y1]), alpha=alpha, face=face, area=int((alpha >= 128).sum()))
+
+
 class PersonSegmenter:
-    """One RGBA layer per person. `max_side`: working size of the mask and the split."""
+    """One RGBA layer per person. `max_side`: working size of the mask and the split.
+
+    `instances`: a person instance segmenter (`OnnxYoloSegPeople`, `TransformersInstanceSegmentation`,
+    or any callable RGB → objects with a float `alpha` of the size of that image): the layers are then its instances,
+    each given the detected face it covers most (`match_faces`; instances without a face are layers
+    too), instead of the split of the one-class mask."""
 
     def __init__(self, analyzer: FaceAnalyzer | None = None, segmenter: SelfieSegmenter | None = None, *,
-                 max_side: int = 512, refine: bool = True, threshold: float = 0.5) -> None:
-        self._analyzer, self._segmenter = analyzer, segmenter
+                 max_side: int = 512, refine: bool = True, threshold: float = 0.5,
+                 instances: Callable[[np.ndarray], list] | None = None) -> None:
+        self._analyzer, self._segmenter, self.instances = analyzer, segmenter, instances
         self.max_side, self.refine, self.threshold = max_side, refine, threshold
 
     @property
@@ -220,32 +268,35 @@ class PersonSegmenter:
         small, f = working_copy(img, self.max_side)
         scale = float(f.mean())
         rgb = np.asarray(small)
+        if self.instances is not None:
+            return self._from_instances(img, rgb, f, faces)
         prob = self.mask(rgb, faces, scale)
         binary = prob >= self.threshold
         labels = split_instances(binary, faces, scale)
         n = int(labels.max())
         people = []
-        W, H = img.size
-        sh, sw = labels.shape
         for k in range(1, n + 1):
             region = labels == k
             if not region.any():
                 continue
-            ys, xs = np.nonzero(region)
-            pad = 2
-            bx0, by0 = max(0, xs.min() - pad), max(0, ys.min() - pad)
-            bx1, by1 = min(sw, xs.max() + 1 + pad), min(sh, ys.max() + 1 + pad)
             soft = (prob * ndimage.gaussian_filter(region.astype(np.float32), 0.7)).astype(np.float32)
-            x0, y0 = int(np.floor(bx0 / f[0])), int(np.floor(by0 / f[1]))
-            x1, y1 = min(W, int(np.ceil(bx1 / f[0]))), min(H, int(np.ceil(by1 / f[1])))
-            # one photo → working mapping for every person, so the layers' alphas add up to the mask
-            src = (x0 * f[0], y0 * f[1], x1 * f[0], y1 * f[1])
-            alpha = np.asarray(Image.fromarray(soft, "F").resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR,
-                                                                 box=src))
-            alpha = (alpha.clip(0, 1) * 255 + 0.5).astype(np.uint8)
-            face = faces[k - 1] if k - 1 < len(faces) else None
-            people.append(Person(box=np.array([x0, y0, x1, y1]), alpha=alpha, face=face,
-                                 area=int((alpha >= 128).sum())))
+            people.append(_person(soft, region, f, img.size, faces[k - 1] if k - 1 < len(faces) else None))
+        people = [p for p in people if p.area > 0]
+        people.sort(key=lambda p: p.face.size if p.face is not None else 0.0)
+        return people
+
+    def _from_instances(self, img: Image.Image, rgb: np.ndarray, f: np.ndarray, faces: list[Face]) -> list[Person]:
+        found = self.instances(rgb)
+        alphas = [np.asarray(i.alpha, np.float32) for i in found]
+        for a in alphas:
+            if a.shape != rgb.shape[:2]:
+                raise VisionError(f"instance mask of shape {a.shape} for an image of {rgb.shape[:2]}")
+        match = match_faces(alphas, faces, float(f.mean()))
+        people = []
+        for alpha, j in zip(alphas, match, strict=True):
+            region = alpha >= self.threshold
+            if region.any():
+                people.append(_person(alpha, region, f, img.size, None if j is None else faces[j]))
         people = [p for p in people if p.area > 0]
         people.sort(key=lambda p: p.face.size if p.face is not None else 0.0)
         return people
