@@ -94,6 +94,8 @@ def _safe_name(name: str) -> bool:
                 or any(ord(ch) < 32 for ch in name))
 
 
+# What a damaged or hostile archive raises while it is read (zipfile raises RuntimeError for encrypted entries and
+# KeyError / IndexError / struct.error on a mangled directory): each becomes a one-line ProjectFileError.
 _CONTAINER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
                      OSError, ValueError, struct.error, lzma.LZMAError, KeyError, IndexError, OverflowError)
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
@@ -215,7 +217,7 @@ def migrate(data: dict, version: int, where: Path | str) -> dict:
     return data
 
 
-_PLACEHOLDER = Image.new("RGBA", (1, 1))
+_STAND_IN = Image.new("RGBA", (1, 1))
 
 
 def load_project(source: str | Path | bytes, *, limits: Limits = LIMITS, name: str | None = None) -> Canvas:
@@ -260,8 +262,8 @@ def _load(reader: _Reader, where: str, limits: Limits) -> Canvas:
         raise CanvasError(f"{where}: manifest.json has no integer format version")
     data = migrate(reader.json("canvas.json"), version, where)
 
-    # Everything but the pixels is checked first (placeholder images), so a bad or oversized
-    # canvas.json is refused before a single image is decoded.
+    # Everything but the pixels is checked first (layers are validated with 1×1 stand-in images), so a bad or
+    # oversized canvas.json is refused before a single image is decoded.
     layers = data.get("layers", [])
     if not isinstance(layers, list):
         raise CanvasError(f"{where}: canvas.json 'layers' must be a list")
@@ -282,7 +284,7 @@ def _load(reader: _Reader, where: str, limits: Limits) -> Canvas:
         if len(refs) > limits.max_identity_refs:
             raise LimitError(f"{where}: {what} has {len(refs)} identity references, more than the limit of "
                              f"{limits.max_identity_refs}")
-        d["image"], d["identity_refs"] = _PLACEHOLDER, [_PLACEHOLDER] * len(refs)
+        d["image"], d["identity_refs"] = _STAND_IN, [_STAND_IN] * len(refs)
         try:
             return Layer(**d), image, refs
         except ValidationError as err:

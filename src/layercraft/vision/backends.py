@@ -70,46 +70,64 @@ class OnnxFaceEmbedder:
         return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
-class TransformersPersonMask:
-    """Person probability from a local transformers semantic-segmentation folder."""
+class TransformersFolder:
+    """A local transformers model folder for one vision role: the model (loaded with `local_files_only=True`), the
+    index of the class named `label`, and the input preprocessing its preprocessor_config.json asks for."""
 
-    def __init__(self, folder: str | Path, *, label: str = "person", size: int | None = None) -> None:
+    def __init__(self, folder: str | Path, auto_class: str, kind: str, label: str, default_size: int,
+                 size_divisor: int = 1) -> None:
         folder = Path(folder)
         if not (folder / "config.json").is_file():
             raise VisionError(f"{folder}: not a transformers model folder (no config.json)")
         try:
             import torch
-            from transformers import AutoModelForSemanticSegmentation
+            import transformers
         except ImportError as err:  # pragma: no cover - dependencies
             raise VisionError(f"this model needs torch and transformers ({err})") from None
         try:
-            self.model = AutoModelForSemanticSegmentation.from_pretrained(folder, local_files_only=True).eval()
+            self.model = getattr(transformers, auto_class).from_pretrained(folder, local_files_only=True).eval()
         except (OSError, ValueError, KeyError) as err:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise VisionError(f"{folder}: cannot load a semantic-segmentation model ({first})") from None
+            raise VisionError(f"{folder}: cannot load a {kind} model ({first})") from None
         labels = {str(v).lower(): int(k) for k, v in self.model.config.id2label.items()}
         if label.lower() not in labels:
             raise VisionError(f"{folder}: no label {label!r} among {sorted(labels)[:12]}")
-        self.channel = labels[label.lower()]
+        self.label = labels[label.lower()]
         pre = {}
         if (folder / "preprocessor_config.json").is_file():
             pre = json.loads((folder / "preprocessor_config.json").read_text())
         self.mean = np.asarray(pre.get("image_mean", [0.485, 0.456, 0.406]), np.float32)
         self.std = np.asarray(pre.get("image_std", [0.229, 0.224, 0.225]), np.float32)
-        s = pre.get("size", 512)
+        s = pre.get("size", default_size)
         if isinstance(s, dict):
-            s = s.get("height") or s.get("shortest_edge") or 512
-        self.size = int(size or s)
-        self._torch = torch
+            s = s.get("height") or s.get("shortest_edge") or default_size
+        self.size_divisor = int(pre.get("size_divisor", size_divisor) or size_divisor)
+        self.size = int(s)
+        self.name = f"transformers:{folder.name}"
+        self.torch = torch
+
+    def pixels(self, rgb: np.ndarray, size: int | None = None):
+        """(H, W, 3) uint8 → (1, 3, S, S) normalised pixel values, S = `size` or the folder's."""
+        side = size or self.size
+        x = np.asarray(Image.fromarray(np.asarray(rgb, np.uint8)).resize((side, side), Image.Resampling.BILINEAR),
+                       np.float32)
+        x = ((x / 255.0 - self.mean) / self.std).transpose(2, 0, 1)[None]
+        return self.torch.from_numpy(np.ascontiguousarray(x, np.float32))
+
+
+class TransformersPersonMask:
+    """Person probability from a local transformers semantic-segmentation folder."""
+
+    def __init__(self, folder: str | Path, *, label: str = "person", size: int | None = None) -> None:
+        local = TransformersFolder(folder, "AutoModelForSemanticSegmentation", "semantic-segmentation", label, 512)
+        self.model, self.channel, self.size = local.model, local.label, int(size or local.size)
+        self._local = local
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        x = np.asarray(Image.fromarray(np.asarray(rgb, np.uint8)).resize((self.size, self.size),
-                                                                          Image.Resampling.BILINEAR), np.float32)
-        x = ((x / 255.0 - self.mean) / self.std).transpose(2, 0, 1)[None]
-        torch = self._torch
+        torch = self._local.torch
         with torch.inference_mode():
-            logits = self.model(pixel_values=torch.from_numpy(np.ascontiguousarray(x))).logits
+            logits = self.model(pixel_values=self._local.pixels(rgb, self.size)).logits
             prob = torch.softmax(logits.float(), dim=1)[0, self.channel].numpy()
         return np.asarray(Image.fromarray(prob.astype(np.float32), "F").resize((w, h), Image.Resampling.BILINEAR)
                           ).clip(0, 1)

@@ -25,13 +25,13 @@ of a one-class mask.
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from .backends import TransformersFolder
 from .cutout import onnx_session
 from .errors import VisionError
 from .mtcnn import nms
@@ -149,45 +149,19 @@ class TransformersInstanceSegmentation:
 
     def __init__(self, folder: str | Path, *, label: str = "person", score: float = 0.5, size: int | None = None,
                  threshold: float = 0.5) -> None:
-        folder = Path(folder)
-        if not (folder / "config.json").is_file():
-            raise VisionError(f"{folder}: not a transformers model folder (no config.json)")
-        try:
-            import torch
-            from transformers import AutoModelForUniversalSegmentation
-        except ImportError as err:  # pragma: no cover - dependencies
-            raise VisionError(f"this model needs torch and transformers ({err})") from None
-        try:
-            self.model = AutoModelForUniversalSegmentation.from_pretrained(folder, local_files_only=True).eval()
-        except (OSError, ValueError, KeyError) as err:
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise VisionError(f"{folder}: cannot load a universal-segmentation model ({first})") from None
-        labels = {str(v).lower(): int(k) for k, v in self.model.config.id2label.items()}
-        if label.lower() not in labels:
-            raise VisionError(f"{folder}: no label {label!r} among {sorted(labels)[:12]}")
-        self.label = labels[label.lower()]
-        pre = {}
-        if (folder / "preprocessor_config.json").is_file():
-            pre = json.loads((folder / "preprocessor_config.json").read_text())
-        self.mean = np.asarray(pre.get("image_mean", [0.485, 0.456, 0.406]), np.float32)
-        self.std = np.asarray(pre.get("image_std", [0.229, 0.224, 0.225]), np.float32)
-        s = pre.get("size", 384)
-        if isinstance(s, dict):
-            s = s.get("height") or s.get("shortest_edge") or 384
-        div = int(pre.get("size_divisor", 32) or 32)
-        self.size = max(div, int(round(int(size or s) / div)) * div)
+        local = TransformersFolder(folder, "AutoModelForUniversalSegmentation", "universal-segmentation", label,
+                                   384, size_divisor=32)
+        div = local.size_divisor
+        self.model, self.label, self.name, self._local = local.model, local.label, local.name, local
+        self.size = max(div, int(round(int(size or local.size) / div)) * div)
         self.score, self.threshold = float(score), float(threshold)
-        self.name = f"transformers:{folder.name}"
-        self._torch = torch
 
     def __call__(self, rgb: np.ndarray) -> list[Instance]:
         rgb = np.asarray(rgb, np.uint8)
         h, w = rgb.shape[:2]
-        x = np.asarray(Image.fromarray(rgb).resize((self.size, self.size), Image.Resampling.BILINEAR), np.float32)
-        x = ((x / 255.0 - self.mean) / self.std).transpose(2, 0, 1)[None]
-        torch = self._torch
+        torch = self._local.torch
         with torch.inference_mode():
-            out = self.model(pixel_values=torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+            out = self.model(pixel_values=self._local.pixels(rgb, self.size))
             cls = torch.softmax(out.class_queries_logits[0].float(), -1)[:, :-1].numpy()
             masks = torch.sigmoid(out.masks_queries_logits[0].float()).numpy()
         best = cls.argmax(1)
