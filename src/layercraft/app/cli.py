@@ -47,7 +47,9 @@ def studio(
     from .jobs import GenerationService
     from .server import create_app
 
-    if model != "default" and model not in REGISTRY and not Path(model).exists():
+    from ..pipelines.loading import BUILT_IN
+
+    if model not in BUILT_IN and model not in REGISTRY and not Path(model).exists():
         raise OptionError(f"model folder not found: {model}")
     from ..pipelines.loading import resolve_placement
 

@@ -62,6 +62,7 @@ class DenoiserInputs:
     switches: Switches
     n_noisy: int
     guidance: torch.Tensor | None  # (B,) distilled-guidance input when the model takes one
+    guidance_scales: torch.Tensor | None = None  # (B, 2) text and canvas scales for a guidance-distilled model
 
     @property
     def batch_size(self) -> int:
@@ -111,10 +112,12 @@ def velocity(model: torch.nn.Module, inputs: DenoiserInputs, x: torch.Tensor, si
         ids = ids if ids.ndim == 2 else ids.repeat(r, 1, 1)
         txt_ids = txt_ids if txt_ids.ndim == 2 else txt_ids.repeat(r, 1, 1)
     guidance = None if inputs.guidance is None else inputs.guidance.repeat(r)
-    timestep = torch.as_tensor(sigma, device=x.device).to(x.dtype).expand(r * b)
+    timestep = torch.as_tensor(sigma, device=x.device).to(x.dtype)
+    timestep = timestep.repeat(r) if timestep.numel() == b and r > 1 else timestep.expand(r * b)  # (r·B,)
+    extra = {} if inputs.guidance_scales is None else {"guidance_scales": inputs.guidance_scales.repeat(r, 1)}
     out = model(hidden_states=hidden, encoder_hidden_states=text, pooled_projections=pooled, timestep=timestep,
                 img_ids=ids, txt_ids=txt_ids, guidance=guidance, joint_attention_kwargs=joint_attention_kwargs,
-                conditioning=cond).sample
+                conditioning=cond, **extra).sample
     return out[:, : inputs.n_noisy]
 
 

@@ -58,6 +58,6 @@ def model_resolution(model: str) -> int | None:
     if Path(model).is_dir():
         return None
     from ..models.registry import get_spec
-    from ..pipelines.loading import EMBEDDED
+    from ..pipelines.loading import BUILT_IN, EMBEDDED
 
-    return get_spec(EMBEDDED if model == "default" else model).resolution
+    return get_spec(EMBEDDED if model in BUILT_IN else model).resolution

@@ -1,4 +1,10 @@
-"""The latent space: diffusers' AutoencoderKL for real weights, or a parameter-free pixel unshuffle.
+"""The latent space: diffusers' AutoencoderKL (real weights, or the small one learned on the studio world), or a
+parameter-free pixel unshuffle.
+
+`WORLD_AUTOENCODER` is the configuration of the learned world autoencoder: FLUX's VAE layout (8× down, 16
+latent channels, KL-regularised) at a width a 2-core CPU decodes 256² in tens of milliseconds; it is trained by
+the `autoencoder` training task (`configs/world-autoencoder.yaml`) and is a stock `AutoencoderKL`, so the
+pipeline takes the real-VAE path with it.
 
 `PixelUnshuffleAutoencoder` maps (B, 3, H, W) in [-1, 1] to (B, 3·f², H/f, W/f) by space-to-depth,
 losslessly, with the same encode/decode interface as AutoencoderKL (`encode(x).latent_dist.sample()`,
@@ -8,12 +14,35 @@ the transformer does all the work. `latent_geometry(vae)` gives the (factor, cha
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
+from diffusers import AutoencoderKL
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.autoencoders.vae import DecoderOutput
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 from diffusers.models.modeling_utils import ModelMixin
+
+
+# AutoencoderKL keyword arguments of the learned world autoencoder (scaling/shift factors are set at export)
+WORLD_AUTOENCODER: dict = dict(
+    in_channels=3, out_channels=3, latent_channels=16,
+    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+    block_out_channels=(16, 32, 64, 128),  # three downsamplings: 8×
+    layers_per_block=1, norm_num_groups=16, mid_block_add_attention=False,
+)
+
+
+def world_autoencoder_dir() -> Path:
+    """The bundled learned world autoencoder (an AutoencoderKL folder; written by scripts/export_world_autoencoder.py)."""
+    return Path(str(resources.files("layercraft") / "assets" / "models" / "world-autoencoder"))
+
+
+def world_autoencoder(**overrides) -> AutoencoderKL:
+    """A freshly initialised AutoencoderKL of the world layout (`WORLD_AUTOENCODER`, updated by `overrides`)."""
+    return AutoencoderKL(**{**WORLD_AUTOENCODER, **overrides})
 
 
 class PointLatent:

@@ -48,3 +48,28 @@ class IdentityProjector(nn.Module):
     def forward(self, embeds: torch.Tensor) -> torch.Tensor:
         # embeds: (..., E) → (..., D)
         return self.fc2(F.gelu(self.fc1(embeds)))
+
+
+class GuidanceScaleEmbedder(nn.Module):
+    """A guidance-distilled model's extra input: the text and canvas guidance scales (B, 2) → an offset (B, D) on
+    the conditioning vector, as FLUX-dev embeds its distilled guidance. Each scale gets sinusoidal features
+    (diffusers' `Timesteps`, the scale × 100 as the phase), then `TimestepEmbedding`; its output layer starts at
+    zero, so a model built from an undistilled teacher starts as the teacher's unguided (positive-branch) model."""
+
+    def __init__(self, dim: int, n_scales: int = 2, features: int = 128):
+        super().__init__()
+        from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+
+        self.n_scales = n_scales
+        self.proj = Timesteps(features, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.embed = TimestepEmbedding(features * n_scales, dim)
+        nn.init.zeros_(self.embed.linear_2.weight)
+        nn.init.zeros_(self.embed.linear_2.bias)
+
+    def forward(self, scales: torch.Tensor) -> torch.Tensor:
+        # scales: (B, n_scales) → (B, D)
+        if scales.ndim != 2 or scales.shape[1] != self.n_scales:
+            raise ValueError(f"guidance scales must be (B, {self.n_scales}), got {tuple(scales.shape)}")
+        b = scales.shape[0]
+        feats = self.proj(scales.float().flatten() * 100).view(b, -1)  # (B, n_scales · features)
+        return self.embed(feats.to(self.embed.linear_1.weight.dtype))

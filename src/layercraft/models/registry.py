@@ -4,6 +4,9 @@
 - `embedded-small`: the CPU-trainable default: 128×128 px, pixel-unshuffle 4 → 48×32×32 latent →
   16×16 = 256 packed tokens of 192 channels; transformer width 256 (4 heads × 64), 2 double + 6 single
   blocks; MiniLM text encoder (384-d tokens and pooled vector).
+- `embedded-v2`: the embedded architecture on the learned world autoencoder (8× down, 16 channels, the bundled
+  `assets/models/world-autoencoder/`): 256×256 px → 16×32×32 latent → the same 16×16 = 256 packed tokens, of 64
+  channels; everything else as `embedded-small`.
 - `flux1-kontext-dev`: a local FLUX.1-Kontext-dev diffusers directory (weights loaded from disk).
 """
 
@@ -14,7 +17,9 @@ from typing import Any, Literal
 
 import torch
 
-from .autoencoder import PixelUnshuffleAutoencoder
+from diffusers import AutoencoderKL
+
+from .autoencoder import PixelUnshuffleAutoencoder, world_autoencoder_dir
 from .text import load_minilm, tiny_flux_text_encoders, tiny_single_text_encoder
 from .transformer import LayercraftFluxTransformer
 
@@ -28,6 +33,7 @@ class ModelSpec:
     text: TextKind
     transformer: dict[str, Any] = field(default_factory=dict)  # LayercraftFluxTransformer config
     vae: dict[str, Any] | None = None  # PixelUnshuffleAutoencoder config; None: from the pretrained directory
+    learned_vae: bool = False  # the bundled learned world autoencoder instead of a pixel unshuffle
     max_sequence_length: int = 64
     pretrained: bool = False  # components come from a local diffusers directory
 
@@ -45,8 +51,15 @@ class ModelSpec:
             text = tiny_flux_text_encoders(self.transformer["joint_attention_dim"],
                                            self.transformer["pooled_projection_dim"], seed)
         torch.manual_seed(seed)
-        return {"transformer": LayercraftFluxTransformer(**self.transformer),
-                "vae": PixelUnshuffleAutoencoder(**(self.vae or {})), **text}
+        if self.learned_vae:
+            folder = world_autoencoder_dir()
+            if not (folder / "config.json").is_file():
+                raise FileNotFoundError(f"the learned world autoencoder is not in this checkout ({folder}); train it "
+                                        "with `layercraft train configs/world-autoencoder.yaml`")
+            vae = AutoencoderKL.from_pretrained(folder, torch_dtype=torch.float32)
+        else:
+            vae = PixelUnshuffleAutoencoder(**(self.vae or {}))
+        return {"transformer": LayercraftFluxTransformer(**self.transformer), "vae": vae, **text}
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -64,6 +77,13 @@ REGISTRY: dict[str, ModelSpec] = {
                          axes_dims_rope=(8, 28, 28), identity_embed_dim=128, dam_hidden_dim=32,
                          prediction_type="preconditioned"),
         vae=dict(factor=4, scaling_factor=2.0),
+    ),
+    "embedded-v2": ModelSpec(
+        name="embedded-v2", resolution=256, text="minilm", max_sequence_length=32, learned_vae=True,
+        transformer=dict(in_channels=64, num_layers=2, num_single_layers=6, attention_head_dim=64,
+                         num_attention_heads=4, joint_attention_dim=384, pooled_projection_dim=384,
+                         axes_dims_rope=(8, 28, 28), identity_embed_dim=128, dam_hidden_dim=32,
+                         prediction_type="preconditioned"),
     ),
     "flux1-kontext-dev": ModelSpec(name="flux1-kontext-dev", resolution=1024, text="pretrained",
                                    max_sequence_length=512, pretrained=True),

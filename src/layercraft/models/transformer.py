@@ -34,7 +34,7 @@ from diffusers.utils import apply_lora_scale
 
 from .attention import ConditionKVCache, LayercraftAttnProcessor, TemperatureGenerator
 from .blocks import LayercraftSingleTransformerBlock, LayercraftTransformerBlock
-from .modulation import IdentityProjector, TokenModulation
+from .modulation import GuidanceScaleEmbedder, IdentityProjector, TokenModulation
 
 
 @dataclass
@@ -67,8 +67,10 @@ def _control_schedule(samples: list[torch.Tensor] | None, n_blocks: int,
 
 
 def _is_extension_key(key: str) -> bool:
-    """A weight of a layercraft extension module (identity projector, DAM temperature generator)."""
-    return key.startswith("identity_projector.") or ".attn.temperature." in key
+    """A weight of a layercraft extension module (identity projector, DAM temperature generator, guidance-scale
+    embedder)."""
+    return (key.startswith("identity_projector.") or ".attn.temperature." in key
+            or key.startswith("guidance_scale_embedder."))
 
 
 def rotary_tables(pos_embed: nn.Module, txt_ids: torch.Tensor, img_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -109,6 +111,7 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         dam_t_min: float = 0.01,
         prediction_type: str = "flow",
         sigma_floor: float = 0.05,
+        guidance_distilled: bool = False,  # takes (text, canvas) guidance scales as an input: one pass per step
     ):
         super().__init__(patch_size=patch_size, in_channels=in_channels, out_channels=out_channels,
                          num_layers=num_layers, num_single_layers=num_single_layers,
@@ -125,6 +128,7 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
             if dam_hidden_dim > 0:
                 block.attn.temperature = TemperatureGenerator(dim, heads, dam_hidden_dim, dam_t_min)
         self.identity_projector = IdentityProjector(identity_embed_dim, dim) if identity_embed_dim > 0 else None
+        self.guidance_scale_embedder = GuidanceScaleEmbedder(dim) if guidance_distilled else None
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, not {prediction_type!r}")
 
@@ -176,6 +180,18 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         if cfg.identity_embed_dim > 0 and wanted("identity_projector."):
             ref = self.x_embedder.weight
             self.identity_projector = IdentityProjector(cfg.identity_embed_dim, dim).to(ref.device, ref.dtype)
+        if cfg.get("guidance_distilled", False) and wanted("guidance_scale_embedder."):
+            ref = self.x_embedder.weight
+            self.guidance_scale_embedder = GuidanceScaleEmbedder(dim).to(ref.device, ref.dtype)
+
+    def enable_distilled_guidance(self) -> None:
+        """Make this model take the (text, canvas) guidance scales as an input: a zero-initialised
+        `GuidanceScaleEmbedder` (so the outputs do not change until it is trained) and `guidance_distilled=True`
+        in the config, placed like the weights around it."""
+        if self.guidance_scale_embedder is None:
+            ref = self.x_embedder.weight
+            self.guidance_scale_embedder = GuidanceScaleEmbedder(self.inner_dim).to(ref.device, ref.dtype)
+        self.register_to_config(guidance_distilled=True)
 
     def _token_modulation(self, temb: torch.Tensor, pooled: torch.Tensor, guidance: torch.Tensor | None,
                           cond: JointConditioning, n_noisy: int) -> TokenModulation | None:
@@ -228,6 +244,7 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
         return_dict: bool = True,
         controlnet_blocks_repeat: bool = False,
         conditioning: JointConditioning | None = None,
+        guidance_scales: torch.Tensor | None = None,  # (B, 2) text and canvas scales of a guidance-distilled model
     ) -> torch.Tensor | Transformer2DModelOutput:
         cond = conditioning
         cache = cond.kv_cache if cond is not None else None
@@ -244,6 +261,12 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
             guidance = guidance.to(hidden_states.dtype) * 1000
         temb = (self.time_text_embed(timestep, pooled_projections) if guidance is None
                 else self.time_text_embed(timestep, guidance, pooled_projections))  # (B, D)
+        if self.guidance_scale_embedder is not None:
+            if guidance_scales is None:
+                raise ValueError("this guidance-distilled model needs guidance_scales (B, 2): text and canvas scales")
+            temb = temb + self.guidance_scale_embedder(guidance_scales.to(temb.device)).to(temb.dtype)
+        elif guidance_scales is not None:
+            raise ValueError("guidance_scales given, but the model is not guidance-distilled (guidance_distilled=False)")
         encoder_hidden_states = self.context_embedder(encoder_hidden_states)  # (B, T, D)
         image_rotary_emb = rotary_tables(self.pos_embed, txt_ids, img_ids)
 

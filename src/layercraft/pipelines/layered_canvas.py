@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dataclasses import replace
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.image_processor import VaeImageProcessor
@@ -111,6 +112,12 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.stride)
         self._guidance_scale, self._joint_attention_kwargs, self._num_timesteps = 3.5, None, 0
         self._current_timestep, self._interrupt = None, False
+
+    def with_transformer(self, transformer: LayercraftFluxTransformer) -> LayeredCanvasPipeline:
+        """A pipeline sharing this one's components and settings, with another transformer (a distilled student,
+        a finetuned copy)."""
+        return type(self)(**{**self.components, "transformer": transformer},
+                          max_sequence_length=self.config.max_sequence_length)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs: Any) -> LayeredCanvasPipeline:
@@ -234,6 +241,11 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         return self.image_processor.postprocess(from_latents(self.vae, spatial.to(self.vae.dtype)), "pil")[0]
 
     # ---- diffusers-style state --------------------------------------------------------------------------------
+    @property
+    def guidance_distilled(self) -> bool:
+        """Whether the transformer takes the text and canvas guidance scales as an input (one pass per step)."""
+        return bool(getattr(self.transformer.config, "guidance_distilled", False))
+
     @property
     def guidance_scale(self) -> float:
         return self._guidance_scale
@@ -421,6 +433,10 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         inputs = self.build_inputs(prompts, canvases, scheme, switches, negative if do_cfg else None,
                                    identity_embeds, guidance_scale, text_embeds=text, negative_embeds=neg,
                                    max_length=max_sequence_length)
+        if self.guidance_distilled:  # one pass per step: the scales are an input of the model, not extra branches
+            scales = torch.tensor([true_cfg_scale if do_cfg else 1.0, canvas_cfg_scale], dtype=torch.float32)
+            inputs = replace(inputs, guidance_scales=scales.expand(inputs.batch_size, 2).to(inputs.text.device))
+            true_cfg_scale, canvas_cfg_scale = 1.0, 1.0
         bare = None  # the canvas-dropped branch for canvas guidance: same prompts, no condition tokens
         if canvas_cfg_scale > 1.0:
             empty = [Canvas(width=c.width, height=c.height, prompt=c.prompt) for c in canvases]

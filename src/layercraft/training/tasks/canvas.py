@@ -37,6 +37,9 @@ class CanvasTaskArgs(BaseModel):
     model: str = "embedded-small"  # registry name for a fresh model
     init_from: Path | None = None  # or a saved pipeline directory to continue from
     init_weights: Path | None = None  # or a transformer state dict (safetensors) over the fresh `model`
+    # take from init_weights only the tensors whose shape fits (a warm start across latent spaces: the blocks, not
+    # the input and output projections); the keys left fresh are printed
+    init_weights_partial: bool = False
     recipes: dict[str, float] = {LAYERCOMPOSER.name: 1.0}
     size: int = 128
     p_drop_canvas: float = 0.1  # whole canvas dropped → text-to-image (and unconditional CFG branch)
@@ -89,7 +92,8 @@ class CanvasBatch:
 class CanvasFlowTask:
     """Flow matching on the pipeline's transformer, conditioned on world canvases (see the module docstring)."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, pipe=None):
+        """`pipe`: a pipeline to train on instead of building one from `model` / `init_from` (a subclass's own)."""
         from ...pipelines.layered_canvas import LayeredCanvasPipeline
 
         self.cfg = cfg
@@ -97,15 +101,24 @@ class CanvasFlowTask:
         unknown = set(self.args.recipes) - set(RECIPES)
         if unknown:
             raise ValueError(f"unknown recipes {sorted(unknown)}; choose from {sorted(RECIPES)}")
-        if self.args.init_from is not None:
+        if pipe is not None:
+            self.pipe = pipe
+        elif self.args.init_from is not None:
             self.pipe = LayeredCanvasPipeline.from_pretrained(self.args.init_from)
         else:
             self.pipe = LayeredCanvasPipeline.from_spec(self.args.model, seed=cfg.seed)
         if self.args.init_weights is not None:
             from safetensors.torch import load_file
 
-            state = load_file(str(self.args.init_weights))
-            self.pipe.transformer.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+            state = {k: v.float() for k, v in load_file(str(self.args.init_weights)).items()}
+            if self.args.init_weights_partial:
+                own = self.pipe.transformer.state_dict()
+                fresh = sorted(k for k in own if k not in state or state[k].shape != own[k].shape)
+                state = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+                self.pipe.transformer.load_state_dict(state, strict=False)
+                print(f"init_weights_partial: {len(state)} tensors loaded, left fresh: {', '.join(fresh) or 'none'}")
+            else:
+                self.pipe.transformer.load_state_dict(state, strict=True)
         self.pipe.set_progress_bar_config(disable=True)
         for name in ("text_encoder", "text_encoder_2", "vae"):
             module = getattr(self.pipe, name, None)
