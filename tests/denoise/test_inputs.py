@@ -152,3 +152,16 @@ def test_inputs_hold_no_model_and_velocity_checks_its_rows(pipe):
         velocity(pipe.transformer, inp, x, torch.tensor(0.5), inp.conditioning())
     with pytest.raises(ValueError, match="without negative prompts"):
         inp.text_for(negative=True)
+
+
+def test_stacked_branches_take_a_noise_level_per_sample(pipe):
+    """velocity() with r stacked branches and one σ per sample (training draws σ per example) equals one call per
+    branch with those σ."""
+    inp = _build(pipe, [canvas(2, locked=(0,)), canvas(1)], "layercomposer", negative="")
+    x = torch.randn(2, L, inp.cond_tokens.shape[-1], generator=torch.Generator().manual_seed(0))
+    sigma = torch.tensor([0.3, 0.8])
+    with torch.no_grad():
+        both = velocity(pipe.transformer, inp, x.repeat(2, 1, 1), sigma, inp.conditioning(repeat=2), (False, True))
+        pos = velocity(pipe.transformer, inp, x, sigma, inp.conditioning())
+        neg = velocity(pipe.transformer, inp, x, sigma, inp.conditioning(), (True,))
+    torch.testing.assert_close(both, torch.cat([pos, neg]), atol=1e-5, rtol=1e-4)

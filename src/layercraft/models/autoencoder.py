@@ -31,7 +31,7 @@ WORLD_AUTOENCODER: dict = dict(
     in_channels=3, out_channels=3, latent_channels=16,
     down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
     block_out_channels=(16, 32, 64, 128),  # three downsamplings: 8×
-    layers_per_block=1, norm_num_groups=16, mid_block_add_attention=False,
+    layers_per_block=1, norm_num_groups=4, mid_block_add_attention=False,  # 4+ channels per group: colour survives
 )
 
 

@@ -46,6 +46,8 @@ class GuidanceDistillArgs(CanvasTaskArgs):
     p_drop_canvas: float = 0.05
     p_drop_text: float = 0.0
     lora_rank: int = Field(32, ge=1)
+    # sampling settings written into the adapter's card (`recommended_settings`); None: the teacher's own
+    generation: dict | None = None
     lora_targets: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj",
                                      "to_add_out", "ff.net.0.proj", "ff.net.2", "ff_context.net.0.proj",
                                      "ff_context.net.2", "proj_mlp")
@@ -123,6 +125,7 @@ class GuidanceDistillTask(CanvasFlowTask):
         from safetensors.torch import save_file
 
         from ...pipelines.distilled import CARD_FILE, EMBEDDER_FILE
+        from ...pipelines.loading import recommended_settings
         from ...pipelines.lora import adapter_metadata
 
         if state_dict is not None:
@@ -135,7 +138,8 @@ class GuidanceDistillTask(CanvasFlowTask):
         a = self.args
         card = {"teacher": a.teacher, "lora_rank": a.lora_rank, "text_scale": list(a.text_scale),
                 "canvas_scale": list(a.canvas_scale), "teacher_scales": list(a.teacher_scales),
-                "steps": self.cfg.max_steps, "batch_size": self.cfg.batch_size, "size": a.size}
+                "steps": self.cfg.max_steps, "batch_size": self.cfg.batch_size, "size": a.size,
+                "generation": a.generation if a.generation is not None else recommended_settings(a.teacher)}
         (out_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
 
 
