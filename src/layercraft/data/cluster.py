@@ -10,12 +10,15 @@
 - `scenes`: connected components of the image–identity graph (images that share an identity).
 - `match_references`: AnyPhoto's reference matching — score = w · IoU(face boxes) + (1 − w) ·
   similarity, pairs under the threshold left out, greedy one-to-one assignment by score.
+- `cap_scene_identities`: the photos to drop so that no scene shows more than K identities.
+- `holdout_scenes`: a deterministic held-out split by scene (so no identity is in both splits).
 - `Duplicates`: 64-bit difference hashes; a near-copy (Hamming distance ≤ 3) of an earlier image
   shares at least one of four 16-bit bands with it, so only images in the same band bucket are compared.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 
 import numpy as np
@@ -139,6 +142,51 @@ def scenes(image_identities: list[list[int]]) -> list[list[int]]:
     for img in range(len(image_identities)):
         groups[find(img)].append(img)
     return sorted(groups.values(), key=lambda g: g[0])
+
+
+def cap_scene_identities(image_identities: list[list[int]], k: int) -> dict[int, int]:
+    """Images to drop so that every scene (`scenes`) has at most `k` identities: image → the number of
+    identities of the scene it was dropped from.
+
+    In a scene over the limit, the image showing the most identities (the later one on a tie) is dropped and the
+    rest of the scene is split again into scenes; repeated until every scene is within the limit. Images of one
+    identity are never dropped (a scene of one-identity images has one identity), so what goes is the group
+    photos that join people into too large a scene, the largest groups first."""
+    dropped: dict[int, int] = {}
+    distinct = [{i for i in ids if i >= 0} for ids in image_identities]
+    stack = scenes(image_identities)
+    while stack:
+        group = stack.pop()
+        ids = set().union(*(distinct[g] for g in group))
+        if len(ids) <= k:
+            continue
+        worst = max(group, key=lambda g: (len(distinct[g]), g))
+        dropped[worst] = len(ids)
+        rest = [g for g in group if g != worst]
+        stack.extend([rest[j] for j in sub] for sub in scenes([image_identities[g] for g in rest]))
+    return dropped
+
+
+def scene_hash(key: str) -> float:
+    """A stable number in [0, 1) for a scene key (the first 64 bits of its SHA-256)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2.0 ** 64
+
+
+def holdout_scenes(scene_keys: list[str], fraction: float) -> list[bool]:
+    """Which scenes are held out: those whose `scene_hash` is under `fraction`. A scene's key names what
+    does not change when the dataset is resumed or an identity excluded (its smallest identity number,
+    or for a scene without identities its item number), so a scene keeps its split.
+
+    With `fraction > 0` and two scenes or more, each split gets at least one scene: if the hash holds
+    out none, the scene with the smallest hash is held out; if it holds out all, the largest is kept."""
+    u = [scene_hash(k) for k in scene_keys]
+    out = [x < fraction for x in u]
+    if fraction > 0 and len(u) >= 2:
+        if not any(out):
+            out[min(range(len(u)), key=u.__getitem__)] = True
+        elif all(out):
+            out[max(range(len(u)), key=u.__getitem__)] = False
+    return out
 
 
 class Duplicates:

@@ -27,20 +27,39 @@ class DatasetError(ValueError):
     """A dataset folder cannot be read; the message says why."""
 
 
+SPLITS = ("train", "holdout")
+
+
 class PreparedDataset:
-    def __init__(self, folder: str | Path) -> None:
+    """A prepared dataset, or one split of it (`split="train"` / `"holdout"`; None: every image).
+
+    `images` (every record, indexed by image number n) and `shards` are always the whole dataset's;
+    `indices` (the image numbers of the split), `scenes`, `identities` and `split_shards` (the
+    shard numbers holding the split) are the split's. No identity is in both splits."""
+
+    def __init__(self, folder: str | Path, split: str | None = None) -> None:
         self.folder = Path(folder)
         path = self.folder / "index.json"
         if not path.is_file():
             raise DatasetError(f"{self.folder}: not a prepared dataset (no index.json; run `layercraft data prepare`)")
+        if split is not None and split not in SPLITS:
+            raise DatasetError(f"unknown split {split!r}; choose train or holdout")
         self.index = json.loads(path.read_text())
+        self.split = split
         self.images: list[dict] = self.index["images"]
-        self.scenes: list[list[int]] = self.index["scenes"]
-        self.identities: dict[int, list[int]] = {int(k): v for k, v in self.index["identities"].items()}
         self.shards = [self.folder / "shards" / s for s in self.index["shards"]]
 
+        def inside(n: int) -> bool:
+            return split is None or self.images[n].get("split", "train") == split
+
+        self.indices = [n for n in range(len(self.images)) if inside(n)]
+        self.scenes: list[list[int]] = [sc for sc in self.index["scenes"] if sc and inside(sc[0])]
+        self.identities: dict[int, list[int]] = {int(k): v for k, v in self.index["identities"].items()
+                                                 if v and inside(v[0])}
+        self.split_shards = sorted({self.images[n]["shard"] for n in self.indices})
+
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.indices)
 
     def fields(self, n: int) -> dict[str, bytes]:
         rec = self.images[n]
@@ -60,7 +79,8 @@ class PreparedDataset:
     def single_person(self) -> dict[int, list[int]]:
         """identity → images in which that identity is the only person (One-for-All pairs)."""
         out: dict[int, list[int]] = {}
-        for n, rec in enumerate(self.images):
+        for n in self.indices:
+            rec = self.images[n]
             if len(rec["identities"]) == 1 and rec["identities"][0] >= 0:
                 out.setdefault(rec["identities"][0], []).append(n)
         return out
@@ -131,8 +151,8 @@ def contact_sheet(ds: PreparedDataset, path: Path, *, cols: int = 6, thumb: int 
     sheet = Image.new("RGB", (cols * thumb, rows * (thumb + 14)), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
     for k in range(n):
-        s = ds.sample(k)
-        rec = ds.images[k]
+        s = ds.sample(ds.indices[k])
+        rec = ds.images[ds.indices[k]]
         img = Image.fromarray(s.rgb)
         f = thumb / max(img.size)
         small = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))))

@@ -9,9 +9,10 @@ Two steps (docs/data.md):
    killed at any moment (SIGKILL included) leaves only whole chunks; `--resume` removes stray
    temporary files and unfinished chunks, and perceives only the chunks without a `.json`.
 2. Finalising, over the whole dataset in item order: the filters that need every image
-   (at most K identities, duplicates), identity clustering (persisted in `work/identities.npz`, so
-   numbers are stable), identity exclusion (which also purges the person's images from `work/`),
-   reference matching, scenes, then `shards/data-N.tar` (written to `shards.new/` and swapped in),
+   (duplicates), identity clustering (persisted in `work/identities.npz`, so numbers are stable),
+   identity exclusion (which also purges the person's images from `work/`), reference matching, at
+   most K identities per scene, scenes, the held-out split by scene, then `shards/data-N.tar` (and
+   `holdout-N.tar`; written to `shards.new/` and swapped in),
    `index.json` (random-access offsets of every sample) and `report.json` (every refusal and its
    reason). Finalising always starts over from `work/`; it is quick next to perception.
 
@@ -37,7 +38,7 @@ import numpy as np
 
 from ..vision.assets import ModelMissingError
 from ..vision.errors import VisionError
-from .cluster import Duplicates, IdentityClusters, match_references, scenes
+from .cluster import Duplicates, IdentityClusters, cap_scene_identities, holdout_scenes, match_references, scenes
 from .perceive import REASONS, Outcome, Perception, PrepareOptions, dumps, outcome_json, perceive
 from .sources import Item, PlanRefusal, plan_items
 
@@ -241,9 +242,8 @@ def finalize(out: Path, plan: Plan) -> dict:
         if o["reason"] is not None:
             refusals.append({"item": item.id, "name": item.name, "reason": o["reason"], "detail": o["detail"]})
             continue
-        s = o["summary"]
-        n_ident = sum(s["identifiable"])
-        if n_ident > opts.max_identities:
+        n_ident = sum(o["summary"]["identifiable"])  # identifiable faces: each its own identity
+        if n_ident > opts.max_identities:  # a scene of at most K identities can never hold it (no clustering)
             refusals.append({"item": item.id, "name": item.name, "reason": "too_many_identities",
                              "detail": f"{item.name}: {n_ident} identities > {opts.max_identities}"})
             continue
@@ -301,39 +301,43 @@ def finalize(out: Path, plan: Plan) -> dict:
             for r, c in pairs:
                 refs[faces[c]] = r
         references[i] = refs
+    # at most K identities per scene: drop the group photos that join too many people, largest groups first
+    over = cap_scene_identities([labels[i] for i in unique], opts.max_identities)
+    for g in sorted(over):
+        i = unique[g]
+        n_ident = len({lbl for lbl in labels[i] if lbl >= 0})
+        refusals.append({"item": i, "name": plan.items[i].name, "reason": "too_many_identities",
+                         "detail": f"{plan.items[i].name}: its {n_ident} people join a scene of {over[g]} "
+                                   f"identities > {opts.max_identities}"})
+    unique = [i for g, i in enumerate(unique) if g not in over]
     groups = scenes([labels[i] for i in unique])
+    # the held-out split, by scene: a scene's key is its smallest identity (or item), which resuming keeps
+    scene_keys = []
+    for group in groups:
+        ids = [lbl for g in group for lbl in labels[unique[g]] if lbl >= 0]
+        scene_keys.append(f"identity:{min(ids)}" if ids else f"item:{min(unique[g] for g in group)}")
+    held = holdout_scenes(scene_keys, opts.holdout)
     place = {}
     for sid, group in enumerate(groups):
         for pos, g in enumerate(group):
             place[unique[g]] = (sid, pos)
-    # shards: streamed into one open tar at a time (memory: one chunk's records)
+    # shards: streamed into one open tar per split at a time (memory: one chunk's records); train shards
+    # are data-N.tar, held-out ones holdout-N.tar, so that the two splits never share a shard
     new = out / "shards.new"
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir(parents=True)
     shard_names: list[str] = []
+    shard_splits: list[str] = []
     records: list[dict] = []
-    current: list[dict] = []
-    writer: list = []  # [file, tarfile] of the shard being written
+    writers = {split: _ShardWriter(new, prefix, opts.per_shard)
+               for split, prefix in (("train", "data"), ("holdout", "holdout"))}
 
-    def close_shard() -> None:
-        if not writer:
-            return
-        fh, tar = writer
-        tar.close()
-        fh.flush()
-        os.fsync(fh.fileno())
-        fh.close()
-        name = f"data-{len(shard_names):06d}.tar"
-        os.replace(new / (name + ".tmp"), new / name)
-        with tarfile.open(new / name) as t:
-            offsets = {m.name: [m.offset_data, m.size] for m in t}
-        for r in current:
+    def closed(split: str, name: str, recs: list[dict]) -> None:
+        for r in recs:
             r["shard"] = len(shard_names)
-            r["offsets"] = {fld: offsets[f"{r['key']}.{fld}"] for fld in ("rgb.png", "plate.png", "gt.npz", "json")}
         shard_names.append(name)
-        records.extend(current)
-        current.clear()
-        writer.clear()
+        shard_splits.append(split)
+        records.extend(recs)
 
     keep = set(unique)
     for k in range(len(chunks)):
@@ -345,24 +349,24 @@ def finalize(out: Path, plan: Plan) -> dict:
                     fields.setdefault(item, {})[field] = tar.extractfile(m).read()
         for item in sorted(fields):
             sid, pos = place[item]
+            split = "holdout" if held[sid] else "train"
             meta = json.loads(fields[item]["json"])
             for p, lbl, ref in zip(meta["people"], labels[item], references[item], strict=True):
                 p["identity"] = lbl if lbl >= 0 else None
                 p["reference"] = ref
-            meta["scene"], meta["index"] = sid, pos
+            meta["scene"], meta["index"], meta["split"] = sid, pos, split
             key = f"s{sid:09d}_i{pos:03d}"
             fields[item]["json"] = dumps(meta)
-            if not writer:
-                fh = open(new / f"data-{len(shard_names):06d}.tar.tmp", "wb")  # noqa: SIM115 (closed in close_shard)
-                writer.extend([fh, tarfile.open(fileobj=fh, mode="w")])
-            for field in ("rgb.png", "plate.png", "gt.npz", "json"):
-                _add(writer[1], f"{key}.{field}", fields[item][field])
-            current.append({"key": key, "scene": sid, "index": pos, "identities": list(labels[item]),
-                            "references": references[item]})
-            if len(current) >= opts.per_shard:
-                close_shard()
+            rec = {"key": key, "scene": sid, "index": pos, "identities": list(labels[item]),
+                   "references": references[item], "split": split}
+            done = writers[split].add(key, fields[item], rec)
+            if done:
+                closed(split, *done)
         del fields
-    close_shard()
+    for split, w in writers.items():
+        done = w.close()
+        if done:
+            closed(split, *done)
     old = out / "shards"
     if old.exists():
         shutil.rmtree(old)
@@ -373,17 +377,62 @@ def finalize(out: Path, plan: Plan) -> dict:
         for lbl in set(r["identities"]):
             if lbl >= 0:
                 identity_images.setdefault(lbl, []).append(n)
+    splits = {}
+    for split in ("train", "holdout"):
+        recs = [r for r in records if r["split"] == split]
+        splits[split] = {"images": len(recs), "scenes": len({r["scene"] for r in recs}),
+                         "identities": len({i for r in recs for i in r["identities"] if i >= 0}),
+                         "shards": [n for n, s in enumerate(shard_splits) if s == split]}
     counts = Counter(r["reason"] for r in refusals)
     summary = {"images": len(records), "scenes": len(groups), "identities": len(identity_images),
                "layers": int(sum(len(r["identities"]) for r in records)), "refused": len(refusals),
-               "refusals": dict(sorted(counts.items())), "items": len(plan.items) + len(plan.refused)}
+               "refusals": dict(sorted(counts.items())), "items": len(plan.items) + len(plan.refused),
+               "holdout": {"images": splits["holdout"]["images"], "scenes": splits["holdout"]["scenes"]}}
     index = {"schema": 2, "source": "photos", "shards": shard_names, "images": records,
              "scenes": [[n for n, r in enumerate(records) if r["scene"] == s] for s in range(len(groups))],
              "identities": {str(k): v for k, v in sorted(identity_images.items())}, "counts": summary,
-             "embedder": emb, "references": [r["name"] for r in plan.references], "excluded": sorted(excluded)}
+             "embedder": emb, "references": [r["name"] for r in plan.references], "excluded": sorted(excluded),
+             "split": {"fraction": opts.holdout, "by": "scene (hash of its smallest identity)", **splits}}
     atomic_json(out / "report.json", {"counts": summary, "reasons": REASONS, "refusals": refusals})
     atomic_json(out / "index.json", index)
     return summary
+
+
+class _ShardWriter:
+    """Output shards of one split: `PREFIX-N.tar`, `per_shard` samples each, each written to a temporary name
+    and renamed once complete; `add` and `close` return (name, records with their byte offsets) per shard."""
+
+    def __init__(self, folder: Path, prefix: str, per_shard: int) -> None:
+        self.folder, self.prefix, self.per_shard = folder, prefix, per_shard
+        self.count, self.current = 0, []
+        self.fh = self.tar = None
+
+    def add(self, key: str, fields: dict[str, bytes], rec: dict) -> tuple[str, list[dict]] | None:
+        if self.tar is None:
+            self.fh = open(self.folder / f"{self.prefix}-{self.count:06d}.tar.tmp", "wb")  # noqa: SIM115 (close)
+            self.tar = tarfile.open(fileobj=self.fh, mode="w")
+        for field in ("rgb.png", "plate.png", "gt.npz", "json"):
+            _add(self.tar, f"{key}.{field}", fields[field])
+        self.current.append(rec)
+        return self.close() if len(self.current) >= self.per_shard else None
+
+    def close(self) -> tuple[str, list[dict]] | None:
+        if self.tar is None:
+            return None
+        self.tar.close()
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        name = f"{self.prefix}-{self.count:06d}.tar"
+        os.replace(self.folder / (name + ".tmp"), self.folder / name)
+        with tarfile.open(self.folder / name) as t:
+            offsets = {m.name: [m.offset_data, m.size] for m in t}
+        recs, self.current = self.current, []
+        for r in recs:
+            r["offsets"] = {fld: offsets[f"{r['key']}.{fld}"] for fld in ("rgb.png", "plate.png", "gt.npz", "json")}
+        self.count += 1
+        self.fh = self.tar = None
+        return name, recs
 
 
 # ---- entry point ---------------------------------------------------------------------------------
@@ -443,6 +492,8 @@ def prepare(sources: list[Path], out: Path, options: PrepareOptions | None = Non
             raise DataError(f"--captioner {options.captioner}: not a model folder (no config.json)")
         if options.chunk < 1 or options.per_shard < 1:
             raise DataError("--chunk and --per-shard must be at least 1")
+        if not 0 <= options.holdout < 1:
+            raise DataError("--holdout must be at least 0 and under 1")
         items, refused = plan_items([Path(s) for s in sources], options.every)
         models = Perception.shared()
         refs = _reference_faces(Path(options.references), models) if options.references else []

@@ -8,7 +8,8 @@ and `prompt(sample, rng)`.
 
 - `WorldScenes`: the procedural studio world (training-split scenes only, eight images each,
   rendered on the fly); exactly what the recipes drew before data sources existed.
-- `DatasetScenes(folder)`: a dataset made by `layercraft data prepare` (docs/data.md). A scene is a
+- `DatasetScenes(folder)`: the training split of a dataset made by `layercraft data prepare`
+  (docs/data.md; the held-out split, `--holdout`, is never drawn). A scene is a
   group of photos that share identities; `n_people=1` views are the single-person photos of one
   identity (One-for-All pairs). An identity missing from the chosen source photo is looked up in
   another photo of that identity; a person with no other photo is locked (its own pixels).
@@ -125,10 +126,10 @@ class DatasetScenes:
     def __init__(self, folder: str | Path, cache: int = 64) -> None:
         from ..data.dataset import PreparedDataset
 
-        self.ds = PreparedDataset(folder)
+        self.ds = PreparedDataset(folder, split="train")  # the held-out split is never drawn
         self.name = str(folder)
         if not len(self.ds):
-            raise ValueError(f"{folder}: the dataset has no images")
+            raise ValueError(f"{folder}: the dataset has no training images")
         self._single = {k: v for k, v in self.ds.single_person().items() if len(v) >= 2}
         self._single_keys = sorted(self._single)
         self._cache: OrderedDict[tuple[int, int], Sample] = OrderedDict()
@@ -154,7 +155,7 @@ class DatasetScenes:
             ident = self._single_keys[int(rng.integers(len(self._single_keys)))]
             return _DatasetView(self, self._single[ident])
         if n_people is not None:
-            pool = [n for n, r in enumerate(self.ds.images) if len(r["identities"]) == n_people]
+            pool = [n for n in self.ds.indices if len(self.ds.images[n]["identities"]) == n_people]
             if not pool:
                 raise ValueError(f"{self.name}: no photo shows {n_people} people")
             return _DatasetView(self, [pool[int(rng.integers(len(pool)))]])
