@@ -2,10 +2,16 @@
 
 - `PreparedDataset(folder)`: `index.json` gives every sample's shard and byte offsets, so a
   sample is one seek per field (`sample(n)`); scenes and identity → images maps for the recipes.
-- `iter_samples(shards, rank, world_size, worker, num_workers, start)`: the streaming reader for
-  many GPUs — shard `k` goes to stream `k % (world_size · num_workers)`; `start` skips that many
-  samples of the stream (resume). It reads world shards and prepared shards alike (`decode`); any
-  webdataset reader (`webdataset.WebDataset(urls).decode()`) reads them as well.
+- `PreparedDataset.stream_order(seed, epoch, rank, world_size, worker, num_workers)`: the image
+  numbers one stream (a rank's DataLoader worker) reads in one epoch — the split's shards shuffled
+  by the epoch's seed, shard `k` of that order to stream `k % (world_size · num_workers)`, each
+  shard's images in a seeded order (read by seeks through the index); every image of the split is
+  in exactly one stream per epoch. With fewer shards than streams, images are dealt out instead.
+- `iter_samples(shards, rank, world_size, worker, num_workers, start, seed, epoch)`: the streaming
+  reader without an index — shard `k` (sorted; with `seed`, in the epoch's shuffled order) goes to
+  stream `k % (world_size · num_workers)`; `start` skips that many samples of the stream (resume).
+  It reads world shards and prepared shards alike (`decode`); any webdataset reader
+  (`webdataset.WebDataset(urls).decode()`) reads them as well.
 - `fit_sample(sample, size)`: a square `size` crop around the people, resized, with every box,
   landmark and mask moved along.
 """
@@ -76,6 +82,26 @@ class PreparedDataset:
     def meta(self, n: int) -> dict:
         return json.loads(self.fields(n)["json"])
 
+    def stream_order(self, *, seed: int, epoch: int, rank: int = 0, world_size: int = 1, worker: int = 0,
+                     num_workers: int = 1) -> list[int]:
+        """The image numbers (of this split) that stream `rank · num_workers + worker` reads in `epoch`."""
+        stream, streams = rank * num_workers + worker, world_size * num_workers
+        if not 0 <= stream < streams:
+            raise ValueError(f"stream {rank}/{worker} outside {world_size} ranks × {num_workers} workers")
+        rng = np.random.default_rng([seed, epoch])
+        if len(self.split_shards) < streams:  # too few shards to give each stream its own: deal images out
+            return [self.indices[i] for i in rng.permutation(len(self.indices))][stream::streams]
+        by_shard: dict[int, list[int]] = {}
+        for n in self.indices:
+            by_shard.setdefault(self.images[n]["shard"], []).append(n)
+        order = []
+        for k, i in enumerate(rng.permutation(len(self.split_shards))):
+            if k % streams == stream:
+                shard = self.split_shards[i]
+                images = by_shard[shard]
+                order += [images[j] for j in np.random.default_rng([seed, epoch, shard]).permutation(len(images))]
+        return order
+
     def single_person(self) -> dict[int, list[int]]:
         """identity → images in which that identity is the only person (One-for-All pairs)."""
         out: dict[int, list[int]] = {}
@@ -87,11 +113,16 @@ class PreparedDataset:
 
 
 def iter_samples(shards: list[str | Path], *, rank: int = 0, world_size: int = 1, worker: int = 0,
-                 num_workers: int = 1, start: int = 0) -> Iterator[tuple[str, Sample]]:
-    """(key, sample) of this rank's and worker's shards, in order, skipping the first `start`."""
+                 num_workers: int = 1, start: int = 0, seed: int | None = None,
+                 epoch: int = 0) -> Iterator[tuple[str, Sample]]:
+    """(key, sample) of this rank's and worker's shards, in order (with `seed`: the shards in the epoch's
+    shuffled order), skipping the first `start`."""
     stream, streams = rank * num_workers + worker, world_size * num_workers
     seen = 0
-    for k, path in enumerate(sorted(str(s) for s in shards)):
+    paths = sorted(str(s) for s in shards)
+    if seed is not None:
+        paths = [paths[i] for i in np.random.default_rng([seed, epoch]).permutation(len(paths))]
+    for k, path in enumerate(paths):
         if k % streams != stream:
             continue
         for key, sample in read_shard(path):
