@@ -48,6 +48,8 @@ def prepare_cmd(
     exclude_identity: Annotated[list[int] | None, typer.Option(help="Remove this identity's photos (repeatable).")]
     = None,
     store_paths: Annotated[bool, typer.Option(help="Store each photo's source path in its sample.")] = False,
+    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray actor (0: one CPU each); a --captioner "
+                                                        "runs on it, the bundled models stay on the CPU.")] = 0.0,
     holdout: Annotated[float, typer.Option(help="Fraction of scenes held out from training (by scene hash).")]
     = 0.0,
 ) -> None:
@@ -56,6 +58,8 @@ def prepare_cmd(
         _fail("--min-face, --every must be > 0; --max-side ≥ 64; --max-identities, --chunk, --per-shard ≥ 1")
     if not 0 <= dup_distance <= 3:
         _fail("--dup-distance must be 0-3")
+    if gpus_per_worker < 0 or gpus_per_worker and engine != "ray":
+        _fail("--gpus-per-worker must be ≥ 0, and is for --engine ray")
     if not 0 <= holdout < 1:
         _fail("--holdout must be at least 0 and under 1")
     if references is not None and not references.is_dir():
@@ -66,7 +70,8 @@ def prepare_cmd(
                           references=str(references) if references else None, holdout=holdout)
     try:
         counts = prepare(list(sources or []), out, opts, engine=engine, workers=workers or None, resume=resume,
-                         exclude=list(exclude_identity or []), log=lambda s: typer.echo(s, err=True))
+                         exclude=list(exclude_identity or []), gpus_per_worker=gpus_per_worker,
+                         log=lambda s: typer.echo(s, err=True))
     except (DataError, DatasetError, VisionError, ModelMissingError) as err:
         _fail(str(err).splitlines()[0])
     typer.echo(json.dumps(counts))

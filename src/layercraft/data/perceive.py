@@ -128,10 +128,12 @@ def _classify(path: Path | None, err: PhotoError) -> str:
     return "unreadable"
 
 
-def perceive(item: Item, sources: list[Path], opts: PrepareOptions, models: Perception) -> Outcome:
+def perceive(item: Item, sources: list[Path], opts: PrepareOptions, models: Perception,
+             data: bytes | None = None) -> Outcome:
+    """One item's record or refusal; `data`: its file's bytes when they were read already (Ray Data)."""
     path = item_path(sources, item)
     try:
-        photo = load_item(sources, item)
+        photo = load_item(sources, item, data)
     except PhotoError as err:
         return Outcome(item.id, _classify(path, err), str(err).splitlines()[0])
     orig_w, orig_h = photo.size

@@ -40,7 +40,7 @@ from ..vision.assets import ModelMissingError
 from ..vision.errors import VisionError
 from .cluster import Duplicates, IdentityClusters, cap_scene_identities, holdout_scenes, match_references, scenes
 from .perceive import REASONS, Outcome, Perception, PrepareOptions, dumps, outcome_json, perceive
-from .sources import Item, PlanRefusal, plan_items
+from .sources import Item, PlanRefusal, item_path, plan_items
 
 PLAN_VERSION = 1
 
@@ -107,9 +107,9 @@ def chunk_name(k: int) -> str:
     return f"chunk-{k:06d}"
 
 
-def _perceive_safely(item: Item, plan: Plan, models: Perception) -> Outcome:
+def _perceive_safely(item: Item, plan: Plan, models: Perception, data: bytes | None = None) -> Outcome:
     try:
-        return perceive(item, plan.sources, plan.options, models)
+        return perceive(item, plan.sources, plan.options, models, data)
     except ModelMissingError:
         raise  # not the photo's fault: every photo would fail
     except MemoryError:
@@ -119,13 +119,18 @@ def _perceive_safely(item: Item, plan: Plan, models: Perception) -> Outcome:
         return Outcome(item.id, "failed", f"{item.name}: {type(err).__name__}: {first}")
 
 
-def run_chunk(plan: Plan, k: int, models: Perception, work: Path) -> int:
-    """Perceive chunk `k` and write it (tar, then json); returns the number of items kept."""
-    outcomes: list[Outcome] = [_perceive_safely(item, plan, models) for item in plan.chunks()[k]]
+def write_chunk(work: Path, k: int, outcomes: list[Outcome]) -> int:
+    """Write chunk `k`'s work shard (tar, then json: the chunk is done once its json exists); items kept."""
+    outcomes = sorted(outcomes, key=lambda o: o.item)
     members = [(f"it{o.item:09d}.{field}", data) for o in outcomes if o.fields for field, data in o.fields.items()]
     _write_tar(work / f"{chunk_name(k)}.tar", members)
     atomic_json(work / f"{chunk_name(k)}.json", [outcome_json(o) for o in outcomes])
     return sum(o.reason is None for o in outcomes)
+
+
+def run_chunk(plan: Plan, k: int, models: Perception, work: Path) -> int:
+    """Perceive chunk `k` and write it (tar, then json); returns the number of items kept."""
+    return write_chunk(work, k, [_perceive_safely(item, plan, models) for item in plan.chunks()[k]])
 
 
 # ---- engines -------------------------------------------------------------------------------------
@@ -169,21 +174,52 @@ def run_local(plan: Plan, todo: list[int], work: Path, workers: int, progress: C
             progress(futures[fut])
 
 
-class _RayChunks:
-    """A Ray Data actor: loads the models once, perceives whole chunks and writes their work shards."""
+class _RayPerceive:
+    """A Ray Data actor: loads the models once, and perceives the items of each file it is given (the
+    rows of `read_binary_files`: a photo is one item, a video one per frame); one row out per item,
+    the pickled `Outcome`."""
 
-    def __init__(self, plan_path: str, work: str) -> None:
+    def __init__(self, plan_path: str, todo: list[int]) -> None:
+        import ray
+
         self.plan = Plan.from_json(json.loads(Path(plan_path).read_text()))
         self.models = Perception(self.plan.options.captioner, threads=1)
-        self.work = Path(work)
+        if self.models.captioner is not None and ray.get_gpu_ids():
+            self.models.captioner.to("cuda")  # the bundled face and person models run on the CPU
+        self.items = _files_of(self.plan, todo)
 
     def __call__(self, batch: dict) -> dict:
-        ks = [int(k) for k in batch["chunk"]]
-        kept = [run_chunk(self.plan, k, self.models, self.work) for k in ks]
-        return {"chunk": np.asarray(ks, np.int64), "kept": np.asarray(kept, np.int64)}
+        import pickle
+
+        out: dict[str, list] = {"item": [], "outcome": []}
+        for path, data in zip(batch["path"], batch["bytes"], strict=True):
+            for item in self.items[_path_key(path)]:
+                out["item"].append(item.id)
+                out["outcome"].append(pickle.dumps(_perceive_safely(item, self.plan, self.models, bytes(data))))
+        return {"item": np.asarray(out["item"], np.int64), "outcome": np.asarray(out["outcome"], dtype=object)}
 
 
-def run_ray(plan: Plan, todo: list[int], work: Path, workers: int, progress: Callable[[int], None]) -> None:
+def _path_key(path: str) -> str:
+    return os.path.normpath(os.path.abspath(str(path).removeprefix("local://")))
+
+
+def _files_of(plan: Plan, todo: list[int]) -> dict[str, list[Item]]:
+    """file → its items, over the chunks `todo` (a video file has one item per frame)."""
+    files: dict[str, list[Item]] = {}
+    chunks = plan.chunks()
+    for k in todo:
+        for item in chunks[k]:
+            files.setdefault(_path_key(item_path(plan.sources, item)), []).append(item)
+    return files
+
+
+def run_ray(plan: Plan, todo: list[int], work: Path, workers: int, progress: Callable[[int], None],
+            gpus_per_worker: float = 0.0) -> None:
+    """Ray Data: `read_binary_files` over the files of the chunks to do, `map_batches` of `_RayPerceive`
+    actors (`workers` of them, one model load each, `gpus_per_worker` GPUs each, else one CPU), and the
+    driver writes each chunk's work shard once all its items are back (in order: `preserve_order`)."""
+    import pickle
+
     try:
         import ray
     except ImportError as err:
@@ -193,11 +229,26 @@ def run_ray(plan: Plan, todo: list[int], work: Path, workers: int, progress: Cal
                  log_to_driver=False, configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
-    ds = ray.data.from_items([{"chunk": k} for k in todo], override_num_blocks=max(1, len(todo)))
-    ds = ds.map_batches(_RayChunks, fn_constructor_kwargs={"plan_path": str(work / "plan.json"), "work": str(work)},
-                        batch_size=1, concurrency=max(1, workers), num_cpus=1)  # the bundled models are CPU models
+    ctx.execution_options.preserve_order = True  # chunks come back whole, one after another
+    chunks = plan.chunks()
+    chunk_of = {item.id: k for k in todo for item in chunks[k]}
+    pending: dict[int, dict[int, Outcome]] = {k: {} for k in todo}
+    files = list(_files_of(plan, todo))
+    # reading is I/O: its tasks take no CPU (actors holding every CPU must not starve the reader), about one
+    # read task per chunk, and one reader for every four actors
+    ds = ray.data.read_binary_files(files, include_paths=True, override_num_blocks=max(1, min(len(files), len(todo))),
+                                    num_cpus=0, concurrency=max(1, workers // 4))
+    resources = {"num_gpus": gpus_per_worker} if gpus_per_worker > 0 else {"num_cpus": 1}
+    ds = ds.map_batches(_RayPerceive, fn_constructor_kwargs={"plan_path": str(work / "plan.json"), "todo": todo},
+                        batch_size=1, compute=ray.data.ActorPoolStrategy(size=max(1, workers)), **resources)
     for row in ds.iter_rows():
-        progress(int(row["chunk"]))
+        k = chunk_of[int(row["item"])]
+        pending[k][int(row["item"])] = pickle.loads(row["outcome"])
+        if len(pending[k]) == len(chunks[k]):
+            write_chunk(work, k, list(pending.pop(k).values()))
+            progress(k)
+    if pending:
+        raise DataError(f"Ray Data returned no outcome for some items of chunks {sorted(pending)}")
 
 
 # ---- finalising ----------------------------------------------------------------------------------
@@ -457,7 +508,7 @@ def _reference_faces(folder: Path, models: Perception) -> list[dict]:
 
 def prepare(sources: list[Path], out: Path, options: PrepareOptions | None = None, *, engine: str = "local",
             workers: int | None = None, resume: bool = False, exclude: list[int] | None = None,
-            log: Callable[[str], None] = lambda s: None) -> dict:
+            gpus_per_worker: float = 0.0, log: Callable[[str], None] = lambda s: None) -> dict:
     """Prepare (or resume) the dataset `out` from `sources`; returns the counts of `data info`."""
     out = Path(out)
     work = out / "work"
@@ -513,6 +564,8 @@ def prepare(sources: list[Path], out: Path, options: PrepareOptions | None = Non
         done[0] += 1
         log(f"chunk {k} done ({done[0]}/{len(todo)}, {time.perf_counter() - t0:.1f} s)")
 
-    if todo:
-        (run_ray if engine == "ray" else run_local)(plan, todo, work, workers, progress)
+    if todo and engine == "ray":
+        run_ray(plan, todo, work, workers, progress, gpus_per_worker)
+    elif todo:
+        run_local(plan, todo, work, workers, progress)
     return finalize(out, plan)
