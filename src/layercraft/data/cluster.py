@@ -5,8 +5,9 @@
   their own threshold). A face joins the most similar centroid at or above the threshold, else it
   starts a new identity; the faces of one image always go to different identities (greedy by
   similarity). Centroids and every face's label persist in the dataset, so identity numbers stay
-  the same when a preparation is resumed, extended, or an identity is excluded. Memory and time are
-  O(faces × identities · D); docs/data.md says what to use past that.
+  the same when a preparation is resumed, extended, or an identity is excluded. Memory is
+  O(identities · D) (the faces' embeddings are read from a memory-mapped float16 file, `prepare.py`),
+  time O(faces × identities · D); docs/data.md gives the figures.
 - `scenes`: connected components of the image–identity graph (images that share an identity).
 - `match_references`: AnyPhoto's reference matching — score = w · IoU(face boxes) + (1 − w) ·
   similarity, pairs under the threshold left out, greedy one-to-one assignment by score.
@@ -39,12 +40,10 @@ def greedy_assign(score: np.ndarray, minimum: float) -> list[tuple[int, int]]:
     pairs = []
     if score.size == 0:
         return pairs
-    order = np.argsort(-score, axis=None, kind="stable")
+    rows, cols = np.nonzero(score >= minimum)  # only these can pair: sort them, not the whole matrix
+    order = np.lexsort((cols, rows, -score[rows, cols]))  # by score, ties in row-major order
     used_r, used_c = set(), set()
-    for flat in order:
-        r, c = divmod(int(flat), score.shape[1])
-        if score[r, c] < minimum:
-            break
+    for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
         if r in used_r or c in used_c:
             continue
         pairs.append((r, c))
@@ -83,37 +82,81 @@ def match_references(ref_emb: np.ndarray, faces_emb: np.ndarray, metric: str, th
 
 
 class IdentityClusters:
+    """Online centroid clustering (see the module docstring). Memory: per identity its sum (float64) and its
+    centroid as compared (float32, with its squared norm), in arrays that double when full; per image one
+    matrix-vector product against the centroids."""
+
     def __init__(self, threshold: float, metric: str, dim: int) -> None:
-        self.threshold, self.metric = float(threshold), metric
-        self.sums = np.zeros((0, dim), np.float64)
-        self.counts = np.zeros(0, np.int64)
+        self.threshold, self.metric, self.dim = float(threshold), metric, dim
+        self._reset(np.zeros((0, dim), np.float64), np.zeros(0, np.int64))
+
+    def _reset(self, sums: np.ndarray, counts: np.ndarray) -> None:
+        self.n = len(counts)
+        cap = max(16, self.n)
+        self._sums = np.zeros((cap, self.dim), np.float64)
+        self._counts = np.zeros(cap, np.int64)
+        self._cent = np.zeros((cap, self.dim), np.float32)  # what faces are compared with
+        self._sq = np.zeros(cap, np.float32)
+        self._sums[:self.n], self._counts[:self.n] = sums, counts
+        for c in range(self.n):
+            self._refresh(c)
+
+    @property
+    def sums(self) -> np.ndarray:
+        return self._sums[:self.n]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._counts[:self.n]
 
     @property
     def centroids(self) -> np.ndarray:
         return (self.sums / np.maximum(self.counts, 1)[:, None]).astype(np.float32)
 
+    def _refresh(self, c: int) -> None:
+        cent = (self._sums[c] / max(int(self._counts[c]), 1)).astype(np.float32)
+        if self.metric != "euclidean":
+            cent = cent / max(float(np.linalg.norm(cent)), 1e-12)
+        self._cent[c], self._sq[c] = cent, float((cent * cent).sum())
+
+    def _similarity(self, faces: np.ndarray) -> np.ndarray:
+        cent = self._cent[:self.n]
+        if self.metric == "euclidean":  # as `similarity_matrix`, with the centroids' squared norms kept
+            d2 = (faces * faces).sum(1)[:, None] + self._sq[:self.n][None] - 2 * faces @ cent.T
+            return 1.0 - np.sqrt(np.maximum(d2, 0))
+        fn = faces / np.maximum(np.linalg.norm(faces, axis=1, keepdims=True), 1e-12)
+        return fn @ cent.T
+
+    def _new(self) -> int:
+        if self.n == len(self._counts):
+            grow = len(self._counts)
+            self._sums = np.concatenate([self._sums, np.zeros((grow, self.dim))])
+            self._counts = np.concatenate([self._counts, np.zeros(grow, np.int64)])
+            self._cent = np.concatenate([self._cent, np.zeros((grow, self.dim), np.float32)])
+            self._sq = np.concatenate([self._sq, np.zeros(grow, np.float32)])
+        self.n += 1
+        return self.n - 1
+
     def assign(self, faces: np.ndarray) -> list[int]:
         """Labels for the faces of one image (distinct), updating the centroids."""
         faces = np.asarray(faces, np.float32).reshape(len(faces), -1)
         labels = [-1] * len(faces)
-        if len(self.counts) and len(faces):
-            sim = similarity_matrix(faces, self.centroids, self.metric)
-            for r, c in greedy_assign(sim, self.threshold):
+        if self.n and len(faces):
+            for r, c in greedy_assign(self._similarity(faces), self.threshold):
                 labels[r] = c
         for r, e in enumerate(faces):
             if labels[r] < 0:
-                self.sums = np.vstack([self.sums, np.zeros((1, self.sums.shape[1]))])
-                self.counts = np.append(self.counts, 0)
-                labels[r] = len(self.counts) - 1
-            self.sums[labels[r]] += e
-            self.counts[labels[r]] += 1
+                labels[r] = self._new()
+            self._sums[labels[r]] += e
+            self._counts[labels[r]] += 1
+            self._refresh(labels[r])
         return labels
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"sums": self.sums, "counts": self.counts}
+        return {"sums": self.sums.copy(), "counts": self.counts.copy()}
 
     def load(self, state) -> None:
-        self.sums, self.counts = np.asarray(state["sums"], np.float64), np.asarray(state["counts"], np.int64)
+        self._reset(np.asarray(state["sums"], np.float64).reshape(-1, self.dim), np.asarray(state["counts"], np.int64))
 
 
 def scenes(image_identities: list[list[int]]) -> list[list[int]]:

@@ -254,11 +254,24 @@ def run_ray(plan: Plan, todo: list[int], work: Path, workers: int, progress: Cal
 # ---- finalising ----------------------------------------------------------------------------------
 
 
-def _load_outcomes(work: Path, n_chunks: int) -> list[dict]:
-    out = []
-    for k in range(n_chunks):
-        out.extend(json.loads((work / f"{chunk_name(k)}.json").read_text()))
-    return out
+def _load_outcomes(work: Path, n_chunks: int, dim: int) -> tuple[list[dict], np.ndarray]:
+    """Every item's outcome, and the faces' embeddings: those move out of the summaries (each summary keeps
+    `row`, the first of its faces' rows) into `work/embeddings.f16`, float16 (dim · 2 bytes per face), read
+    back memory-mapped, so that finalising holds one chunk's embeddings at a time."""
+    out, rows = [], 0
+    path = work / "embeddings.f16"
+    with open(path.with_name(path.name + ".tmp"), "wb") as f:
+        for k in range(n_chunks):
+            for o in json.loads((work / f"{chunk_name(k)}.json").read_text()):
+                s = o["summary"]
+                if s is not None:
+                    e = np.asarray(s.pop("embeddings"), np.float16).reshape(-1, dim)
+                    f.write(e.tobytes())
+                    s["row"], rows = rows, rows + len(e)
+                out.append(o)
+    os.replace(path.with_name(path.name + ".tmp"), path)
+    emb = np.memmap(path, np.float16, "r", shape=(rows, dim)) if rows else np.zeros((0, dim), np.float16)
+    return out, emb
 
 
 def _purge(work: Path, plan: Plan, items: set[int], reason: str) -> None:
@@ -284,7 +297,7 @@ def finalize(out: Path, plan: Plan) -> dict:
     work = out / "work"
     opts = plan.options
     chunks = plan.chunks()
-    outcomes = _load_outcomes(work, len(chunks))
+    outcomes, face_emb = _load_outcomes(work, len(chunks), plan.embedder["dim"])
     by_item = {o["item"]: o for o in outcomes}
     refusals = [{"item": None, "name": r.name, "reason": r.reason, "detail": r.detail} for r in plan.refused]
     kept: list[int] = []
@@ -322,7 +335,7 @@ def finalize(out: Path, plan: Plan) -> dict:
             continue
         s = by_item[i]["summary"]
         idx = [j for j, ok in enumerate(s["identifiable"]) if ok]
-        lab = clusters.assign(np.asarray([s["embeddings"][j] for j in idx], np.float32)) if idx else []
+        lab = clusters.assign(np.asarray(face_emb[[s["row"] + j for j in idx]], np.float32)) if idx else []
         full = [-1] * s["n_people"]
         for j, lbl in zip(idx, lab, strict=True):
             full[j] = int(lbl)
@@ -347,7 +360,7 @@ def finalize(out: Path, plan: Plan) -> dict:
         refs: list[int | None] = [None] * s["n_people"]
         faces = [j for j, ok in enumerate(s["has_face"]) if ok]
         if len(ref_emb) and faces:
-            pairs = match_references(ref_emb, np.asarray([s["embeddings"][j] for j in faces], np.float32),
+            pairs = match_references(ref_emb, np.asarray(face_emb[[s["row"] + j for j in faces]], np.float32),
                                      emb["metric"], emb["threshold"])
             for r, c in pairs:
                 refs[faces[c]] = r
