@@ -1,11 +1,13 @@
 """Preparation speed: images per second per core for `layercraft data prepare`.
 
-    python scripts/bench_data.py [--n 24] [--workers 1] [--max-side 1024] [--out /tmp/bench-data]
+    python scripts/bench_data.py [--n 24] [--workers 1] [--max-side 1024] [--out /tmp/bench-data] [--stream 512]
 
 Builds `n` photos from the real photos that ship in installed packages (astronaut, grace_hopper,
 and group photos of both: mirrored, shifted, rescaled copies), prepares them with the local engine,
 and prints the perception time per image, images/s/core, the finalising time and the machine's
-load average (the figures are only as quiet as the machine).
+load average (the figures are only as quiet as the machine). With `--stream SIZE`, it then times
+the canvas task's streaming reader on the dataset (`data: {dataset, streaming: true}`): training
+examples made per second by one stream (read, crop to SIZE, recipe), layercomposer and anyphoto.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-side", type=int, default=1024)
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench-data"))
+    ap.add_argument("--stream", type=int, default=0, help="also time the streaming reader at this size")
     args = ap.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     build(args.out / "photos", args.n)
@@ -69,8 +72,28 @@ def main() -> int:
         "images_per_s_per_core": round(args.n / perceive_s / args.workers, 3),
         "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
+    if args.stream:
+        result["command"] += f" --stream {args.stream}"
+        result.update(stream_speed(args.out / "ds", args.stream))
     print(json.dumps(result, indent=1))
     return 0
+
+
+def stream_speed(ds: Path, size: int, batches: int = 12) -> dict:
+    from layercraft.training.scenes import DatasetScenes
+    from layercraft.training.tasks.canvas import CanvasStream, CanvasTaskArgs
+
+    recipes = {"layercomposer": 1, "anyphoto": 1}
+    args = CanvasTaskArgs(size=size, recipes=recipes, data={"dataset": str(ds), "streaming": True})
+    stream = CanvasStream(str(ds), args, 0, 2, 1, sorted(recipes), [1.0, 1.0])
+    stream._scenes = DatasetScenes(ds, cache=0)  # every photo read and cropped anew, as in a large dataset
+    run = stream(0, 1, 0, 1, (0, 0, 0))
+    next(run)  # opening the dataset is not what we measure
+    t = time.perf_counter()
+    for _ in range(batches):
+        next(run)
+    dt = time.perf_counter() - t
+    return {"stream_size": size, "stream_examples_per_s": round(2 * batches / dt, 2)}
 
 
 if __name__ == "__main__":

@@ -157,3 +157,34 @@ def small_set(base: Path) -> tuple[Path, Path]:
         ImageOps.mirror(g).save(photos / "g2.png")
         prepare([photos], ds, PrepareOptions(**SMALL_OPTIONS), workers=1)
     return photos, ds
+
+
+def cameraman() -> Image.Image:
+    return Image.fromarray(skimage.data.camera()).convert("RGB")
+
+
+def pair(left: Image.Image, right: Image.Image) -> Image.Image:
+    """Two people side by side on a grey ground (each scaled to 300 px high)."""
+    a, b = (im.resize((round(im.width * 300 / im.height), 300)) for im in (left, right))
+    out = Image.new("RGB", (a.width + b.width + 30, 340), (200, 200, 205))
+    out.paste(a, (10, 30))
+    out.paste(b, (a.width + 20, 30))
+    return out
+
+
+def three_people(base: Path, **options) -> tuple[Path, Path]:
+    """Three people (astronaut A, grace G, cameraman C) alone and in two pairs — a.png, ag.png, c.png,
+    g.png, gc.png — so that the pairs join all three into one scene; and their dataset."""
+    from layercraft.data import PrepareOptions, prepare
+
+    photos, ds = base / "photos", base / "dataset"
+    if not (ds / "index.json").is_file():
+        photos.mkdir(parents=True, exist_ok=True)
+        a, g, c = astronaut().crop((56, 0, 456, 512)), grace(), cameraman().crop((120, 0, 420, 400))
+        a.save(photos / "a.png")
+        g.save(photos / "g.png")
+        c.save(photos / "c.png")
+        pair(a, g).save(photos / "ag.png")
+        pair(g, c).save(photos / "gc.png")
+        prepare([photos], ds, PrepareOptions(**{**SMALL_OPTIONS, **options}), workers=1)
+    return photos, ds

@@ -25,6 +25,40 @@ def test_clusters_keep_the_faces_of_one_image_apart_and_join_close_faces():
     assert cl.counts.tolist() == [3, 2, 1]
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_clusters_past_their_first_capacity_match_the_plain_online_rule(metric):
+    """The kept centroid arrays (grown, compared incrementally) give the labels of the rule done plainly: each
+    image's faces against every current centroid, greedy by similarity, new identities for the rest."""
+    from layercraft.data.cluster import greedy_assign, similarity_matrix
+
+    rng = np.random.default_rng(1)
+    people = rng.normal(0, 0.1, (60, 128))
+    images = [people[rng.choice(60, size=int(rng.integers(1, 4)), replace=False)] + rng.normal(0, 0.01, (1, 128))
+              for _ in range(150)]
+    threshold = 0.4 if metric == "euclidean" else 0.8
+    cl = IdentityClusters(threshold, metric, 128)
+    sums, counts, expected = [], [], []
+    for faces in images:
+        labels = [-1] * len(faces)
+        if sums:
+            cent = np.asarray(sums) / np.asarray(counts)[:, None]
+            for r, c in greedy_assign(similarity_matrix(faces, cent, metric), threshold):
+                labels[r] = c
+        for r, e in enumerate(faces):
+            if labels[r] < 0:
+                sums.append(np.zeros(128))
+                counts.append(0)
+                labels[r] = len(sums) - 1
+            sums[labels[r]] = sums[labels[r]] + e
+            counts[labels[r]] += 1
+        expected.append(labels)
+    assert [cl.assign(f) for f in images] == expected
+    assert cl.n == len(sums) == 60 and cl.counts.tolist() == counts
+    again = IdentityClusters(threshold, metric, 128)
+    again.load(cl.state())
+    assert again.assign(images[0]) == cl.assign(images[0])  # resumed state: the same numbers
+
+
 def test_reference_matching_is_greedy_on_iou_and_similarity():
     emb = np.eye(3, 8, dtype=np.float32)
     faces = np.stack([emb[1], emb[0] * 0.9 + emb[2] * 0.1, emb[2]])

@@ -89,6 +89,8 @@ def test_shards_round_trip_and_stream_split_by_rank_and_worker(photo_dataset):
     assert sorted(flat) == sorted(by_key) and len(set(flat)) == len(flat) and sum(map(bool, keys)) >= 2
     first = keys[0]
     assert [k for k, _ in iter_samples(ds.shards, world_size=2, num_workers=2, start=1)] == first[1:]  # resume
+    shuffled = [tuple(k for k, _ in iter_samples(ds.shards, seed=3, epoch=e)) for e in range(4)]
+    assert all(sorted(o) == sorted(by_key) for o in shuffled) and len(set(shuffled)) > 1  # epoch-seeded shard order
 
 
 def test_no_source_path_is_stored_in_the_shards(photo_dataset):

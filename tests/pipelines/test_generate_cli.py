@@ -1,10 +1,10 @@
 import torch
-from lc_canvases import canvas
 from PIL import Image
 from typer.testing import CliRunner
 
 from layercraft.canvas import save_project
 from layercraft.pipelines.cli import app
+from lc_canvases import canvas
 
 
 def test_generate_writes_an_image(tmp_path):

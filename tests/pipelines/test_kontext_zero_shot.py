@@ -3,12 +3,12 @@ diffusers' own FluxKontextPipeline computes for the composited canvas: the zero-
 
 import torch
 from diffusers import FluxKontextPipeline
-from lc_canvases import canvas
 from lc_kontext import stock_components
 
 from layercraft.canvas import composite
 from layercraft.models.transformer import LayercraftFluxTransformer
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
+from lc_canvases import canvas
 
 
 def test_kontext_collage_equals_diffusers_kontext_pipeline(tmp_path):

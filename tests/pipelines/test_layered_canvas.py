@@ -1,9 +1,9 @@
 import pytest
 import torch
-from lc_canvases import canvas
 
 from layercraft.canvas import CanvasError
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
+from lc_canvases import canvas
 
 
 def _run(pipe, cv, **kw):

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from lc_canvases import canvas
 
 from layercraft.canvas.raster import composite
 from layercraft.conditioning import unpack
 from layercraft.pipelines.lock_anchor import lock_anchor, locked_coverage
+from lc_canvases import canvas
 
 
 def _run(pipe, cv, **kw):

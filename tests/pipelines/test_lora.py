@@ -1,9 +1,9 @@
 import torch
-from lc_canvases import canvas
 from safetensors.torch import load_file
 
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
 from layercraft.pipelines.lora import add_attention_lora, save_attention_lora
+from lc_canvases import canvas
 
 
 def _image(pipe):

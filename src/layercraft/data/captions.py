@@ -119,10 +119,14 @@ class ModelCaptioner:
         self.max_new_tokens = max_new_tokens
         self.name = f"{archs[0]}:{folder.name}"
 
+    def to(self, device) -> ModelCaptioner:
+        self.model.to(device)
+        return self
+
     def __call__(self, image: Image.Image) -> str:
         import torch
 
-        inputs = self.processor(images=[image.convert("RGB")], return_tensors="pt")
+        inputs = self.processor(images=[image.convert("RGB")], return_tensors="pt").to(self.model.device)
         with torch.no_grad():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         text = self.processor.batch_decode(out, skip_special_tokens=True)[0]

@@ -2,10 +2,16 @@
 
 - `PreparedDataset(folder)`: `index.json` gives every sample's shard and byte offsets, so a
   sample is one seek per field (`sample(n)`); scenes and identity → images maps for the recipes.
-- `iter_samples(shards, rank, world_size, worker, num_workers, start)`: the streaming reader for
-  many GPUs — shard `k` goes to stream `k % (world_size · num_workers)`; `start` skips that many
-  samples of the stream (resume). It reads world shards and prepared shards alike (`decode`); any
-  webdataset reader (`webdataset.WebDataset(urls).decode()`) reads them as well.
+- `PreparedDataset.stream_order(seed, epoch, rank, world_size, worker, num_workers)`: the image
+  numbers one stream (a rank's DataLoader worker) reads in one epoch — the split's shards shuffled
+  by the epoch's seed, shard `k` of that order to stream `k % (world_size · num_workers)`, each
+  shard's images in a seeded order (read by seeks through the index); every image of the split is
+  in exactly one stream per epoch. With fewer shards than streams, images are dealt out instead.
+- `iter_samples(shards, rank, world_size, worker, num_workers, start, seed, epoch)`: the streaming
+  reader without an index — shard `k` (sorted; with `seed`, in the epoch's shuffled order) goes to
+  stream `k % (world_size · num_workers)`; `start` skips that many samples of the stream (resume).
+  It reads world shards and prepared shards alike (`decode`); any webdataset reader
+  (`webdataset.WebDataset(urls).decode()`) reads them as well.
 - `fit_sample(sample, size)`: a square `size` crop around the people, resized, with every box,
   landmark and mask moved along.
 """
@@ -27,20 +33,39 @@ class DatasetError(ValueError):
     """A dataset folder cannot be read; the message says why."""
 
 
+SPLITS = ("train", "holdout")
+
+
 class PreparedDataset:
-    def __init__(self, folder: str | Path) -> None:
+    """A prepared dataset, or one split of it (`split="train"` / `"holdout"`; None: every image).
+
+    `images` (every record, indexed by image number n) and `shards` are always the whole dataset's;
+    `indices` (the image numbers of the split), `scenes`, `identities` and `split_shards` (the
+    shard numbers holding the split) are the split's. No identity is in both splits."""
+
+    def __init__(self, folder: str | Path, split: str | None = None) -> None:
         self.folder = Path(folder)
         path = self.folder / "index.json"
         if not path.is_file():
             raise DatasetError(f"{self.folder}: not a prepared dataset (no index.json; run `layercraft data prepare`)")
+        if split is not None and split not in SPLITS:
+            raise DatasetError(f"unknown split {split!r}; choose train or holdout")
         self.index = json.loads(path.read_text())
+        self.split = split
         self.images: list[dict] = self.index["images"]
-        self.scenes: list[list[int]] = self.index["scenes"]
-        self.identities: dict[int, list[int]] = {int(k): v for k, v in self.index["identities"].items()}
         self.shards = [self.folder / "shards" / s for s in self.index["shards"]]
 
+        def inside(n: int) -> bool:
+            return split is None or self.images[n].get("split", "train") == split
+
+        self.indices = [n for n in range(len(self.images)) if inside(n)]
+        self.scenes: list[list[int]] = [sc for sc in self.index["scenes"] if sc and inside(sc[0])]
+        self.identities: dict[int, list[int]] = {int(k): v for k, v in self.index["identities"].items()
+                                                 if v and inside(v[0])}
+        self.split_shards = sorted({self.images[n]["shard"] for n in self.indices})
+
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.indices)
 
     def fields(self, n: int) -> dict[str, bytes]:
         rec = self.images[n]
@@ -57,21 +82,47 @@ class PreparedDataset:
     def meta(self, n: int) -> dict:
         return json.loads(self.fields(n)["json"])
 
+    def stream_order(self, *, seed: int, epoch: int, rank: int = 0, world_size: int = 1, worker: int = 0,
+                     num_workers: int = 1) -> list[int]:
+        """The image numbers (of this split) that stream `rank · num_workers + worker` reads in `epoch`."""
+        stream, streams = rank * num_workers + worker, world_size * num_workers
+        if not 0 <= stream < streams:
+            raise ValueError(f"stream {rank}/{worker} outside {world_size} ranks × {num_workers} workers")
+        rng = np.random.default_rng([seed, epoch])
+        if len(self.split_shards) < streams:  # too few shards to give each stream its own: deal images out
+            return [self.indices[i] for i in rng.permutation(len(self.indices))][stream::streams]
+        by_shard: dict[int, list[int]] = {}
+        for n in self.indices:
+            by_shard.setdefault(self.images[n]["shard"], []).append(n)
+        order = []
+        for k, i in enumerate(rng.permutation(len(self.split_shards))):
+            if k % streams == stream:
+                shard = self.split_shards[i]
+                images = by_shard[shard]
+                order += [images[j] for j in np.random.default_rng([seed, epoch, shard]).permutation(len(images))]
+        return order
+
     def single_person(self) -> dict[int, list[int]]:
         """identity → images in which that identity is the only person (One-for-All pairs)."""
         out: dict[int, list[int]] = {}
-        for n, rec in enumerate(self.images):
+        for n in self.indices:
+            rec = self.images[n]
             if len(rec["identities"]) == 1 and rec["identities"][0] >= 0:
                 out.setdefault(rec["identities"][0], []).append(n)
         return out
 
 
 def iter_samples(shards: list[str | Path], *, rank: int = 0, world_size: int = 1, worker: int = 0,
-                 num_workers: int = 1, start: int = 0) -> Iterator[tuple[str, Sample]]:
-    """(key, sample) of this rank's and worker's shards, in order, skipping the first `start`."""
+                 num_workers: int = 1, start: int = 0, seed: int | None = None,
+                 epoch: int = 0) -> Iterator[tuple[str, Sample]]:
+    """(key, sample) of this rank's and worker's shards, in order (with `seed`: the shards in the epoch's
+    shuffled order), skipping the first `start`."""
     stream, streams = rank * num_workers + worker, world_size * num_workers
     seen = 0
-    for k, path in enumerate(sorted(str(s) for s in shards)):
+    paths = sorted(str(s) for s in shards)
+    if seed is not None:
+        paths = [paths[i] for i in np.random.default_rng([seed, epoch]).permutation(len(paths))]
+    for k, path in enumerate(paths):
         if k % streams != stream:
             continue
         for key, sample in read_shard(path):
@@ -131,8 +182,8 @@ def contact_sheet(ds: PreparedDataset, path: Path, *, cols: int = 6, thumb: int 
     sheet = Image.new("RGB", (cols * thumb, rows * (thumb + 14)), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
     for k in range(n):
-        s = ds.sample(k)
-        rec = ds.images[k]
+        s = ds.sample(ds.indices[k])
+        rec = ds.images[ds.indices[k]]
         img = Image.fromarray(s.rgb)
         f = thumb / max(img.size)
         small = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))))

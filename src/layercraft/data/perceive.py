@@ -40,7 +40,7 @@ REASONS = {
     "face_too_small": "largest face under --min-face pixels",
     "blurry": "largest face sharpness under --min-sharpness",
     "no_person": "faces found but no person mask",
-    "too_many_identities": "more identities in the image than --max-identities",
+    "too_many_identities": "more identities in the image, or in the scene it would join, than --max-identities",
     "duplicate": "a near-copy (difference hash) of an earlier image",
     "excluded_identity": "shows an identity given to --exclude-identity",
     "failed": "perception raised an unexpected error (the detail names it); the run goes on",
@@ -52,7 +52,7 @@ class PrepareOptions:
     max_side: int = 1024  # stored photo size (longer side)
     min_face: float = 40.0  # px of the original photo, the largest face's longer box side
     min_sharpness: float = 15.0  # variance of the Laplacian of the aligned 112×112 largest face
-    max_identities: int = 6
+    max_identities: int = 6  # per scene (a photo showing more is refused before clustering)
     dup_distance: int = 3  # difference-hash Hamming distance at or under which an image is a duplicate (0-3)
     every: float = 2.0  # seconds between video frames
     chunk: int = 64  # items per work shard
@@ -61,6 +61,7 @@ class PrepareOptions:
     store_paths: bool = False
     exclude: list[int] = field(default_factory=list)
     references: str | None = None
+    holdout: float = 0.0  # fraction of scenes held out (by a hash of the scene's smallest identity)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -127,10 +128,12 @@ def _classify(path: Path | None, err: PhotoError) -> str:
     return "unreadable"
 
 
-def perceive(item: Item, sources: list[Path], opts: PrepareOptions, models: Perception) -> Outcome:
+def perceive(item: Item, sources: list[Path], opts: PrepareOptions, models: Perception,
+             data: bytes | None = None) -> Outcome:
+    """One item's record or refusal; `data`: its file's bytes when they were read already (Ray Data)."""
     path = item_path(sources, item)
     try:
-        photo = load_item(sources, item)
+        photo = load_item(sources, item, data)
     except PhotoError as err:
         return Outcome(item.id, _classify(path, err), str(err).splitlines()[0])
     orig_w, orig_h = photo.size

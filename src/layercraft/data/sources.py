@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..vision.errors import PhotoError
-from ..vision.photo import load_photo
+from ..vision.photo import MAX_PHOTO_BYTES, load_photo
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".heic"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -84,12 +84,15 @@ def video_duration(path: Path) -> float:
         raise PhotoError(f"{path.name}: cannot open video ({err})") from None
 
 
-def video_frame(path: Path, t: float) -> Image.Image:
-    """The first frame at or after `t` seconds, as RGB; PhotoError when there is none."""
+def video_frame(path: Path, t: float, data: bytes | None = None) -> Image.Image:
+    """The first frame at or after `t` seconds, as RGB; PhotoError when there is none. `data`: the file's
+    bytes, already read (Ray Data's reader), instead of opening `path`."""
+    import io
+
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(io.BytesIO(data) if data is not None else str(path)) as container:
             stream = container.streams.video[0]
             if t > 0 and stream.time_base is not None:
                 container.seek(int(t / stream.time_base), stream=stream, backward=True)
@@ -135,8 +138,14 @@ def item_path(sources: list[Path], item: Item) -> Path:
     return base / item.name
 
 
-def load_item(sources: list[Path], item: Item) -> Image.Image:
+def load_item(sources: list[Path], item: Item, data: bytes | None = None) -> Image.Image:
+    """The item's photo or video frame, from its file or from `data` (the file's bytes): the same checks
+    and the same errors either way."""
     path = item_path(sources, item)
     if item.time is not None:
-        return video_frame(path, item.time)
-    return load_photo(path, item.name)
+        return video_frame(path, item.time, data)
+    if data is None:
+        return load_photo(path, item.name)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PhotoError(f"{item.name}: file is larger than {MAX_PHOTO_BYTES >> 20} MiB")
+    return load_photo(data, item.name)

@@ -30,6 +30,10 @@ class Task(Protocol):
     def batch(self, index: int, rank: int, batch_size: int) -> Any:
         """The `index`-th micro-batch of process `rank`; deterministic."""
 
+    # Optional streaming (training/stream.py): `streaming = True`, `streams` (per rank) and
+    # `stream_loader(rank, world_size, positions)` → an iterable of (batch, stream, position) used instead of
+    # `batch`; the trainer checkpoints every stream's position and resumes each one from it.
+
     def loss(self, model: torch.nn.Module, batch: Any, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """Scalar loss and floats to log. `model` is the (possibly DDP-wrapped) trained module."""
 

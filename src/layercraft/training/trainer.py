@@ -5,7 +5,9 @@ pruned to the newest `keep_checkpoints` only once a new one is complete (a crash
 costs the previous checkpoint); a run started again in the same output folder resumes from the
 newest complete one, and refuses to if the batch size, learning rate or seed changed (unless
 `resume_override`). `log.jsonl` holds one line per optimizer step; a line cut short by a crash is
-dropped on resume.
+dropped on resume. A task that streams its data (`task.streaming`: `stream_loader(rank, world_size,
+positions)` instead of `batch`) has every stream's position saved in each checkpoint
+(`training/stream.py`), so that a resumed run continues each stream where it stood.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 from .config import TrainConfig
 from .launch import check_launch, sharded
 from .optim import build_optimizer, optimizer_class
+from .stream import StreamState
 from .task import Task, build_task, step_seed
 
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a crash mid-save leaves it unusable, not corrupt
@@ -164,6 +167,10 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     accelerator.register_for_checkpointing(state)
     if ema is not None:
         accelerator.register_for_checkpointing(ema)
+    streaming = bool(getattr(task, "streaming", False))  # batches from a stream (training/stream.py), not batch()
+    if streaming:
+        stream_state = StreamState(accelerator.num_processes, task.streams)
+        accelerator.register_for_checkpointing(stream_state)
 
     log = out / "log.jsonl"
     resume = latest_checkpoint(out)
@@ -184,6 +191,9 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
         (out / "config.yaml").write_text(cfg.to_yaml())
 
     rank = accelerator.process_index
+    if streaming:  # each stream from where the checkpoint left it (all zeros on a fresh run)
+        positions = stream_state.table[rank]
+        batches = iter(task.stream_loader(rank, accelerator.num_processes, positions))
     losses: list[float] = []
     bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not accelerator.is_local_main_process,
                desc=f"train {cfg.task}")
@@ -192,7 +202,11 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
         step_loss, logs = 0.0, {}
         for micro in range(cfg.grad_accum):
             index = state.step * cfg.grad_accum + micro
-            batch = task.batch(index, rank, cfg.batch_size)
+            if streaming:
+                batch, stream, position = next(batches)
+                positions[stream] = [int(v) for v in position]  # consumed now, whatever the workers prefetched
+            else:
+                batch = task.batch(index, rank, cfg.batch_size)
             gen = torch.Generator().manual_seed(step_seed(cfg.seed, index, rank))
             with accelerator.accumulate(model), accelerator.autocast():
                 loss, logs = task.loss(model, batch, gen)
@@ -216,6 +230,9 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
                 f.write(json.dumps({"step": state.step, "loss": mean_loss, "lr": scheduler.get_last_lr()[0],
                                     **{k: float(v) for k, v in logs.items()}}) + "\n")
         if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps:
+            if streaming:  # every rank's stream positions, for the main process to save
+                table = torch.tensor(positions, dtype=torch.int64, device=accelerator.device)[None]
+                stream_state.table = accelerator.gather(table).cpu().tolist()
             saved = Path(accelerator.save_state())
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
@@ -225,6 +242,8 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
             with _ema_weights(ema, params):
                 task.sample(accelerator.unwrap_model(model), state.step, out / "samples")
     bar.close()
+    if streaming:
+        del batches  # stops the DataLoader's workers
     accelerator.wait_for_everyone()
     if sharded(accelerator):  # no replicas to compare; every process takes part in gathering the weights
         full = accelerator.get_state_dict(model)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...canvas import Canvas, composite
 from ...conditioning import pack, unpack
-from ...conditioning.schemes import ANYPHOTO, LAYERCOMPOSER
+from ...conditioning.schemes import ANYPHOTO, LAYERCOMPOSER, ONE_FOR_ALL
 from ...denoise import Switches, build_inputs, velocity
 from ...denoise.canvas_pixels import rgba_to_tensor
 from ...models.autoencoder import from_latents, to_latents
@@ -28,8 +28,10 @@ from ..config import TrainConfig
 from ..encoding_cache import EncodingCache
 from ..flow_matching import clean_estimate, noisy_and_target, sample_sigmas
 from ..recipes import RECIPES, Example
-from ..scenes import scene_source
+from ..scenes import DatasetScenes, PinnedScenes, scene_source, stream_spec
 from ..task import step_seed
+
+ANY_TARGET = (LAYERCOMPOSER.name, ANYPHOTO.name)  # recipes whose target can be any photo of a dataset
 
 
 class CanvasTaskArgs(BaseModel):
@@ -68,13 +70,22 @@ class CanvasTaskArgs(BaseModel):
     min_visible: float = 0.5  # people less visible than this are left out of identity terms
     t2i_people: int | None = Field(None, ge=1)  # `text_to_image` recipe: only scenes of this many people (None: any)
     # where the recipes' scenes come from (training/scenes.py): None / "world" (the procedural world), a dataset
-    # folder made by `layercraft data prepare`, or a weighted mix [{source: world | FOLDER, weight: w}, …]
-    data: str | list[dict | str] | None = None
+    # folder made by `layercraft data prepare`, or a weighted mix [{source: world | FOLDER, weight: w}, …]; or
+    # {dataset: FOLDER, streaming: true, workers: N}: each photo of the training split is the target of one
+    # example per epoch, its shards split over processes and N DataLoader workers (training/stream.py)
+    data: str | dict | list[dict | str] | None = None
 
     @model_validator(mode="after")
     def _finite_set_for_cache(self):
         if self.cache_encodings and self.dataset_size is None:
             raise ValueError("cache_encodings needs a finite training set: set dataset_size")
+        if stream_spec(self.data) is not None:
+            if self.dataset_size is not None:
+                raise ValueError("data.streaming reads every photo once per epoch: it takes no dataset_size")
+            if not any(r in self.recipes for r in ANY_TARGET) and not ("text_to_image" in self.recipes
+                                                                      and self.t2i_people is None):
+                raise ValueError("data.streaming makes each photo a target: the recipes need one that takes any "
+                                 "photo (layercomposer, anyphoto, or text_to_image without t2i_people)")
         if self.dataset_size is not None and ANYPHOTO.name in self.recipes and self.milestones:
             raise ValueError("dataset_size fixes every example, but the anyphoto curriculum changes them with the "
                              "step: give milestones: [] (a fixed replacement probability)")
@@ -141,6 +152,18 @@ class CanvasFlowTask:
         self._scenes = scene_source(self.args.data)
         names, weights = zip(*sorted(self.args.recipes.items()), strict=True)
         self._recipe_names, self._recipe_p = list(names), np.asarray(weights, float) / sum(weights)
+        self._stream = stream_spec(self.args.data)
+        self.streaming = self._stream is not None
+        self.streams = max(1, self._stream["workers"]) if self.streaming else 1
+
+    # ---- streaming (data: {dataset: DIR, streaming: true}; training/stream.py) ----------------------------------
+    def stream_loader(self, rank: int, world_size: int, positions: list):
+        """The DataLoader of rank `rank`'s streams, from their `positions` (one per stream)."""
+        from ..stream import loader
+
+        make = CanvasStream(self._stream["dataset"], self.args, self.cfg.seed, self.cfg.batch_size,
+                            self.cfg.grad_accum, self._recipe_names, self._recipe_p)
+        return loader(make, rank, world_size, positions, self._stream["workers"])
 
     def switched_off_modules(self) -> list[torch.nn.Module]:
         """The transformer's modules that the configured switches never call: the identity projector without
@@ -284,12 +307,7 @@ class CanvasFlowTask:
         return RECIPES[name](rng, self.args.size, **self._recipe_kwargs(name, 0))
 
     def _recipe_kwargs(self, name: str, step: int) -> dict:
-        kw = {"scenes": self._scenes}
-        if name == ANYPHOTO.name:
-            kw.update(step=step, milestones=self.args.milestones, top=self.args.replacement_top)
-        if name == "text_to_image":
-            kw.update(n_people=self.args.t2i_people)
-        return kw
+        return recipe_kwargs(self.args, name, step, self._scenes)
 
     def _targets(self, examples: list[Example]) -> torch.Tensor:
         images = torch.stack([rgba_to_tensor(np.dstack([e.target, np.full(e.target.shape[:2], 255, np.uint8)]))
@@ -419,6 +437,75 @@ class CanvasFlowTask:
             raise ValueError("a sharded run exports LoRAs only (lora_rank > 0)")
         else:
             self.pipe.save_pretrained(out_dir)
+
+
+def recipe_kwargs(args: CanvasTaskArgs, name: str, step: int, scenes) -> dict:
+    kw = {"scenes": scenes}
+    if name == ANYPHOTO.name:
+        kw.update(step=step, milestones=args.milestones, top=args.replacement_top)
+    if name == "text_to_image":
+        kw.update(n_people=args.t2i_people)
+    return kw
+
+
+class CanvasStream:
+    """The canvas task's streamed batches (picklable: DataLoader workers build their own dataset reader).
+
+    Stream `stream` of rank `rank` reads its photos of each epoch (`PreparedDataset.stream_order`, the
+    run's seed); each photo is the target of one example. A micro-batch's recipe is drawn by the configured
+    weights among the recipes that can take every target of the batch (one_for_all needs a single-person
+    photo whose identity has another; text_to_image with t2i_people that many people), and everything random
+    in the batch comes from (seed, rank, stream, batch number): a stream's batches are a pure function of its
+    position."""
+
+    def __init__(self, folder: str, args: CanvasTaskArgs, seed: int, batch_size: int, grad_accum: int,
+                 names: list[str], p: np.ndarray) -> None:
+        self.folder, self.args, self.seed = folder, args, seed
+        self.batch_size, self.grad_accum, self.names, self.p = batch_size, grad_accum, names, np.asarray(p, float)
+        self._scenes: DatasetScenes | None = None
+
+    def scenes(self) -> DatasetScenes:
+        if self._scenes is None:
+            self._scenes = DatasetScenes(self.folder)
+        return self._scenes
+
+    def targets(self, rank: int, world_size: int, stream: int, streams: int, epoch: int, consumed: int):
+        """(image number, epoch, consumed after it) for ever, from `consumed` images into `epoch`."""
+        ds = self.scenes().ds
+        while True:
+            order = ds.stream_order(seed=self.seed, epoch=epoch, rank=rank, world_size=world_size, worker=stream,
+                                    num_workers=streams)
+            if not order:
+                raise ValueError(f"{self.folder}: {len(ds)} training photos for {world_size * streams} streams "
+                                 "(processes × data.workers): every stream needs one at least")
+            for k in range(consumed, len(order)):
+                yield order[k], epoch, k + 1
+            epoch, consumed = epoch + 1, 0
+
+    def _n_people(self, name: str) -> int | None:
+        return 1 if name == ONE_FOR_ALL.name else self.args.t2i_people if name == "text_to_image" else None
+
+    def __call__(self, rank: int, world_size: int, stream: int, streams: int, position):
+        epoch, consumed, batches = (int(v) for v in position)
+        scenes = self.scenes()
+        targets = self.targets(rank, world_size, stream, streams, epoch, consumed)
+        while True:
+            taken = [next(targets) for _ in range(self.batch_size)]
+            epoch, consumed = taken[-1][1], taken[-1][2]
+            rng = np.random.default_rng(step_seed(self.seed, 0x57EA, rank, stream, batches))
+            ok = [k for k, name in enumerate(self.names)
+                  if all(scenes.usable(n, self._n_people(name)) for n, _, _ in taken)]
+            p = self.p[ok] / self.p[ok].sum()
+            name = self.names[ok[int(rng.choice(len(ok), p=p))]]
+            step = (batches * streams + stream) // max(1, self.grad_accum)  # this batch's optimizer step
+            examples = [RECIPES[name](rng, self.args.size,
+                                      **recipe_kwargs(self.args, name, step, PinnedScenes(scenes, n)))
+                        for n, _, _ in taken]
+            batch = CanvasBatch(examples, examples[0].scheme,
+                                [bool(rng.random() < self.args.p_drop_canvas) for _ in examples],
+                                [bool(rng.random() < self.args.p_drop_text) for _ in examples])
+            batches += 1
+            yield batch, (epoch, consumed, batches)
 
 
 def canvas_task(cfg: TrainConfig) -> CanvasFlowTask:
