@@ -75,7 +75,8 @@ def main() -> None:
     feats = world_backends().features
     f_orig, f_rec, f_ref = feats.features(images), feats.features(rec_u8), feats.features(reference)
     quality = {"psnr": float(psnr.mean()), "psnr_ci": interval(psnr), "ssim": float(ssim.mean()),
-               "ssim_ci": interval(ssim), "fid_reconstructions": fid(f_orig, f_rec), "fid_two_real_sets": fid(f_orig, f_ref),
+               "ssim_ci": interval(ssim), "fid_reconstructions": fid(f_orig, f_rec),
+               "fid_two_real_sets": fid(f_orig, f_ref),
                "psnr_scenes": float(psnr[0::2].mean()), "psnr_canvases": float(psnr[1::2].mean())}
 
     z = torch.randn(1, vae.config.latent_channels, a.size // 8, a.size // 8)

@@ -4,13 +4,13 @@ import json
 
 import pytest
 import torch
-from lc_canvases import canvas
 from safetensors.torch import save_file
 
 from layercraft.models.modulation import GuidanceScaleEmbedder
 from layercraft.pipelines.distilled import load_distilled_guidance
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
 from layercraft.pipelines.loading import load_pipeline, recommended_settings
+from lc_canvases import canvas
 
 
 def _adapter(tmp_path, scale=0.0):
@@ -22,7 +22,8 @@ def _adapter(tmp_path, scale=0.0):
         emb.embed.linear_2.weight.normal_(generator=torch.Generator().manual_seed(0)).mul_(scale)
     folder = tmp_path / "adapter"
     folder.mkdir()
-    save_file({k: v.contiguous() for k, v in emb.state_dict().items()}, str(folder / "guidance_scale_embedder.safetensors"))
+    weights = {k: v.contiguous() for k, v in emb.state_dict().items()}
+    save_file(weights, str(folder / "guidance_scale_embedder.safetensors"))
     card = {"teacher": str(tmp_path / "teacher"), "generation": {"num_inference_steps": 6, "true_cfg_scale": 3.0}}
     (folder / "distilled.json").write_text(json.dumps(card))
     return teacher, folder

@@ -1,11 +1,11 @@
 """A pipeline whose transformer is guidance-distilled runs one pass per step, the scales as the model's input."""
 
 import torch
-from lc_canvases import canvas
-from lc_spy import CallSpy
 
 from layercraft.models.transformer import LayercraftFluxTransformer
 from layercraft.pipelines.layered_canvas import LayeredCanvasPipeline
+from lc_canvases import canvas
+from lc_spy import CallSpy
 
 
 def _student_pipe(tmp_path):

@@ -44,10 +44,9 @@ def studio(
     import uvicorn
 
     from ..models.registry import REGISTRY
+    from ..pipelines.loading import BUILT_IN
     from .jobs import GenerationService
     from .server import create_app
-
-    from ..pipelines.loading import BUILT_IN
 
     if model not in BUILT_IN and model not in REGISTRY and not Path(model).exists():
         raise OptionError(f"model folder not found: {model}")

@@ -25,7 +25,6 @@ from diffusers.models.autoencoders.vae import DecoderOutput
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 from diffusers.models.modeling_utils import ModelMixin
 
-
 # AutoencoderKL keyword arguments of the learned world autoencoder (scaling/shift factors are set at export)
 WORLD_AUTOENCODER: dict = dict(
     in_channels=3, out_channels=3, latent_channels=16,
@@ -36,7 +35,7 @@ WORLD_AUTOENCODER: dict = dict(
 
 
 def world_autoencoder_dir() -> Path:
-    """The bundled learned world autoencoder (an AutoencoderKL folder; written by scripts/export_world_autoencoder.py)."""
+    """The bundled learned world autoencoder: an AutoencoderKL folder (scripts/export_world_autoencoder.py)."""
     return Path(str(resources.files("layercraft") / "assets" / "models" / "world-autoencoder"))
 
 

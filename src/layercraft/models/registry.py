@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-
 from diffusers import AutoencoderKL
 
 from .autoencoder import PixelUnshuffleAutoencoder, world_autoencoder_dir

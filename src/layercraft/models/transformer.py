@@ -266,7 +266,8 @@ class LayercraftFluxTransformer(FluxTransformer2DModel):
                 raise ValueError("this guidance-distilled model needs guidance_scales (B, 2): text and canvas scales")
             temb = temb + self.guidance_scale_embedder(guidance_scales.to(temb.device)).to(temb.dtype)
         elif guidance_scales is not None:
-            raise ValueError("guidance_scales given, but the model is not guidance-distilled (guidance_distilled=False)")
+            raise ValueError("guidance_scales given, but the model is not guidance-distilled "
+                             "(guidance_distilled=False)")
         encoder_hidden_states = self.context_embedder(encoder_hidden_states)  # (B, T, D)
         image_rotary_emb = rotary_tables(self.pos_embed, txt_ids, img_ids)
 

@@ -102,7 +102,8 @@ def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.f
     if str(model) == DISTILLED:
         if not is_distilled_adapter(distilled_dir()):
             raise FileNotFoundError(f"the embedded default's distilled adapter is not in this checkout "
-                                    f"({distilled_dir()}); train it with `layercraft train configs/embedded-distilled.yaml`")
+                                    f"({distilled_dir()}); train it with "
+                                    "`layercraft train configs/embedded-distilled.yaml`")
         return load_distilled_guidance(load_embedded(dtype), distilled_dir())
     if Path(model).is_dir() and is_distilled_adapter(model):  # an adapter: onto the teacher its card names
         teacher = distilled_card(model).get("teacher", "default")
@@ -111,7 +112,8 @@ def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.f
         return LayeredCanvasPipeline.from_pretrained(model, dtype=dtype)
     if str(model) in REGISTRY:
         return LayeredCanvasPipeline.from_spec(str(model), seed=seed)
-    raise ValueError(f"model {str(model)!r} is neither 'default', '{DISTILLED}', a registry name ({', '.join(sorted(REGISTRY))}) "
+    raise ValueError(f"model {str(model)!r} is neither 'default', '{DISTILLED}', a registry name "
+                     f"({', '.join(sorted(REGISTRY))}) "
                      "nor a folder")
 
 

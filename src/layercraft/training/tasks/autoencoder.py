@@ -123,7 +123,8 @@ class AutoencoderTask:
         rec = model.decode(model.encode(images.to(model.dtype)).latent_dist.mode()).sample.float().clamp(-1, 1)
         grid = torch.cat([torch.cat(list(images), 2), torch.cat(list(rec), 2)], 1)  # (3, 2H, 6W)
         out_dir.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()).save(out_dir / f"step{step:06d}.png")
+        sheet = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+        Image.fromarray(sheet).save(out_dir / f"step{step:06d}.png")
         metrics = reconstruction_metrics(model, self.validation())
         with (out_dir / "metrics.jsonl").open("a") as f:
             f.write(json.dumps({"step": step, **metrics}) + "\n")

@@ -16,11 +16,10 @@ adapter folder for `pipelines.distilled.load_distilled_guidance`: the teacher st
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
-
 import copy
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
