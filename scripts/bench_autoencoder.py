@@ -59,7 +59,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    vae = AutoencoderKL.from_pretrained(a.model or world_autoencoder_dir(), torch_dtype=torch.float32).eval()
+    folder = a.model or world_autoencoder_dir()
+    if not (folder / "config.json").is_file():
+        raise SystemExit(f"no AutoencoderKL in {folder}: train one (configs/world-autoencoder.yaml) and pass --model")
+    vae = AutoencoderKL.from_pretrained(folder, torch_dtype=torch.float32).eval()
 
     lo, _ = scene_range("val")
     rng = np.random.default_rng(0)

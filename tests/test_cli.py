@@ -54,3 +54,14 @@ def test_demo_generates_the_bundled_canvas_with_the_committed_embedded_model(tmp
     assert out.size == (128, 128) and sheet.shape == (128, 256, 3)
     assert np.array_equal(sheet[:, 128:], np.asarray(out.convert("RGB")))  # collage | output
     assert "loaded in" in res.output and "image in" in res.output
+    assert "× 1 pass (distilled guidance)" in res.output  # the demo runs the bundled one-pass student
+
+
+def test_demo_takes_its_settings_from_the_models_card(tmp_path):
+    from layercraft.pipelines.loading import recommended_settings
+
+    student, teacher = recommended_settings("default-distilled"), recommended_settings("default")
+    assert student["num_inference_steps"] < teacher["num_inference_steps"]
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--model", "default"])
+    assert res.exit_code == 0, res.output
+    assert f"({teacher['num_inference_steps']} steps, true CFG" in res.output  # three passes: no "1 pass"

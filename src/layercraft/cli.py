@@ -140,15 +140,16 @@ def train(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("out/demo"), help="Output folder."),
-    steps: int = typer.Option(10, min=1, help="Sampling steps."),
+    steps: int = typer.Option(None, min=1, help="Sampling steps (default: the model card's)."),
     seed: int = typer.Option(0, help="Noise seed."),
-    cfg: float = typer.Option(3.0, help="True classifier-free guidance scale (1: off, half the cost)."),
-    canvas_cfg: float = typer.Option(2.0, min=1.0, help="Guidance towards the canvas (1: off; > 1 adds a pass with an "
-                                                        "empty canvas per step)."),
-    model: str = typer.Option("default", help="'default' (the embedded model), a registry name or a folder."),
-    lock_blend: float = typer.Option(0.75, min=0.0, max=1.0,
+    cfg: float = typer.Option(None, help="True classifier-free guidance scale (1: off; default: the card's)."),
+    canvas_cfg: float = typer.Option(None, min=1.0, help="Guidance towards the canvas (1: off; default: the card's)."),
+    model: str = typer.Option("default-distilled",
+                              help="'default-distilled' (the embedded model's one-pass student), 'default' (the "
+                                   "embedded model: three passes per step), a registry name or a folder."),
+    lock_blend: float = typer.Option(None, min=0.0, max=1.0,
                                      help="Fraction of the steps that pull the locked layer back to the canvas "
-                                          "(0: the model alone)."),
+                                          "(0: the model alone; default: the card's)."),
     device: str = typer.Option("auto", help="torch device: auto (the accelerator if any, else cpu), cpu, cuda, mps."),
     dtype: str = typer.Option("auto", help="auto (bf16 on accelerators and on CPUs that compute bf16 natively, else "
                                            "fp32), float32, bfloat16, float16."),
@@ -161,13 +162,19 @@ def demo(
     import numpy as np
     import torch
 
-    from .pipelines.loading import load_pipeline, place_pipeline, resolve_placement, size_warning
+    from .pipelines.loading import load_pipeline, place_pipeline, recommended_settings, resolve_placement, size_warning
 
     try:
         _, torch_dtype = resolve_placement(device, dtype)
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from None
+    card = {"num_inference_steps": 10, "true_cfg_scale": 3.0, "canvas_cfg_scale": 2.0, "lock_blend": 0.75,
+            **recommended_settings(model)}
+    steps = card["num_inference_steps"] if steps is None else steps
+    cfg = card["true_cfg_scale"] if cfg is None else cfg
+    canvas_cfg = card["canvas_cfg_scale"] if canvas_cfg is None else canvas_cfg
+    lock_blend = card["lock_blend"] if lock_blend is None else lock_blend
     path = example_path()
     canvas_validate(path, stride=16, max_layers=32)
     canvas = load_project(path)
@@ -188,7 +195,8 @@ def demo(
         save_image_atomic(img, out / name)
     console.print(f"prompt: {canvas.prompt!r}")
     console.print(f"model {model!r} loaded in {loaded:.1f} s; {image.width}×{image.height} image in {took:.2f} s "
-                  f"({steps} steps, true CFG {cfg:g}, canvas CFG {canvas_cfg:g}, lock blend {lock_blend:g}, "
+                  f"({steps} steps{' × 1 pass (distilled guidance)' if pipe.guidance_distilled else ''}, "
+                  f"true CFG {cfg:g}, canvas CFG {canvas_cfg:g}, lock blend {lock_blend:g}, "
                   f"{torch.get_num_threads()} threads, {str(torch_dtype).removeprefix('torch.')} on {pipe.device})")
     console.print(f"wrote {out / 'output.png'}, {out / 'sheet.png'} (collage | output), {out / 'preview.png'}")
 
