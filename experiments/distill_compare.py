@@ -31,17 +31,6 @@ def _seconds(records: list[dict], method: str) -> float | None:
     return float(np.median(vals)) if vals else None
 
 
-def _paired_lock(records: list[dict], baseline: str, variant: str, n_boot: int = 2000):
-    """Variant − baseline locked-layer SSIM (all locked pixels) per lock-suite case: mean and 95 % bootstrap."""
-    by = {(r["method"], r["case"]): r["lock"]["ssim_all"] for r in records
-          if r["suite"] == "lock" and isinstance(r.get("lock"), dict) and "ssim_all" in r["lock"]}
-    d = np.asarray([v - by[(baseline, c)] for (m, c), v in by.items() if m == variant and (baseline, c) in by])
-    if len(d) < 2:
-        return None
-    boots = np.random.default_rng(0).choice(d, (n_boot, len(d))).mean(1)
-    return float(d.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
-
-
 def main(
     student: str = typer.Option("default-distilled", help="The student: a model name or distilled adapter folder."),
     count: int = typer.Option(16, help="Cases per suite."),
@@ -84,8 +73,8 @@ def main(
     for label, base, pick in (("", METHOD, 1), (", lock blend 0.75", LOCKED, 2)):
         cells = ["—"]
         for row in rows[1:]:
-            d = _paired_lock(records, base, row[pick])
-            cells.append("—" if d is None else f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]")
+            d = paired_delta(records, "lock", base, row[pick], "lock_ssim")
+            cells.append("—" if d is None else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]")
         lines.append(f"| Δ locked-layer SSIM vs teacher{label} | — | " + " | ".join(cells) + " |")
     secs = [_seconds(records, m) for _, m, _ in rows]
     lines.append("| seconds per image in this run (median over its cases, fp32) | — | "

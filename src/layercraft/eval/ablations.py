@@ -80,7 +80,8 @@ def ablation_rows(summary: list[dict], ablations=ABLATIONS) -> list[dict]:
 
 
 def _case_value(rec: dict, metric: str) -> float | None:
-    """One case's value of a per-case metric: mean over its matched subjects (sim_gt, cp) or the layout IoU."""
+    """One case's value of a per-case metric: mean over its matched subjects (sim_gt, cp), the layout IoU, or the
+    locked-layer SSIM."""
     if metric in ("sim_gt", "cp"):
         ident = rec.get("identity")
         if not isinstance(ident, dict) or "per_subject" not in ident:
@@ -90,6 +91,9 @@ def _case_value(rec: dict, metric: str) -> float | None:
     if metric == "iou":
         lay = rec.get("layout")
         return float(lay["iou"]) if isinstance(lay, dict) and lay.get("iou") is not None else None
+    if metric == "lock_ssim":  # SSIM over all locked pixels (lock suite)
+        lock = rec.get("lock")
+        return float(lock["ssim_all"]) if isinstance(lock, dict) and lock.get("ssim_all") is not None else None
     raise ValueError(f"no per-case value for {metric!r}")
 
 

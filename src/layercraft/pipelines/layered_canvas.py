@@ -430,10 +430,12 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         self._guidance_scale, self._joint_attention_kwargs = guidance_scale, joint_attention_kwargs
         self._current_timestep, self._interrupt = None, False
         # 1-2. text, condition tokens, ids, joint mask, modulation inputs: shared with training
-        inputs = self.build_inputs(prompts, canvases, scheme, switches, negative if do_cfg else None,
-                                   identity_embeds, guidance_scale, text_embeds=text, negative_embeds=neg,
+        distilled = self.guidance_distilled  # the scales are the model's input: no negative or empty-canvas branch
+        inputs = self.build_inputs(prompts, canvases, scheme, switches, negative if do_cfg and not distilled else None,
+                                   identity_embeds, guidance_scale, text_embeds=text,
+                                   negative_embeds=None if distilled else neg,
                                    max_length=max_sequence_length)
-        if self.guidance_distilled:  # one pass per step: the scales are an input of the model, not extra branches
+        if distilled:  # one pass per step: the scales are an input of the model, not extra branches
             scales = torch.tensor([true_cfg_scale if do_cfg else 1.0, canvas_cfg_scale], dtype=torch.float32)
             inputs = replace(inputs, guidance_scales=scales.expand(inputs.batch_size, 2).to(inputs.text.device))
             true_cfg_scale, canvas_cfg_scale = 1.0, 1.0
