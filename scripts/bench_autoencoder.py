@@ -8,8 +8,9 @@ Images: `count` validation-split world scenes (never trained on), every other on
 white), as the `autoencoder` training task makes them. Quality: PSNR and SSIM of the posterior-mode reconstruction
 (mean and a 95 % bootstrap interval over images); world FID (the world scene classifier's features, as `layercraft
 eval` computes FID) of the reconstructions against the originals, beside the FID of two disjoint sets of originals
-(what sampling noise alone gives at this count). Time: encode and decode of one image, fp32 and bf16 autocast, median
-of `repeats` after a warm-up call.
+(what sampling noise alone gives at this count). Flat colour: 24 random colours as 64² squares on white, black and
+grey grounds, the mean absolute error (0-255) of the squares' reconstructed interiors (pixel unshuffle: 0). Time:
+encode and decode of one image, fp32 and bf16 autocast, median of `repeats` after a warm-up call.
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ def interval(values: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, f
     rng = np.random.default_rng(seed)
     means = [values[rng.integers(len(values), size=len(values))].mean() for _ in range(n)]
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def flat_colour_error(vae, size: int, seed: int = 0) -> float:
+    """Mean |Δ| (0-255) inside 64² squares of 24 random flat colours on three grounds, reconstructed by `vae`."""
+    rng = np.random.default_rng(seed)
+    errors = []
+    for ground in (255, 0, 128):
+        for colour in rng.integers(0, 256, size=(8, 3)):
+            img = np.full((1, 3, size, size), ground / 127.5 - 1.0, np.float32)
+            img[:, :, 64:128, 64:128] = (colour / 127.5 - 1.0)[None, :, None, None]
+            with torch.no_grad():
+                x = torch.from_numpy(img)
+                rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+            inner = (rec - x)[:, :, 80:112, 80:112].abs().mean()
+            errors.append(float(inner) * 127.5)
+    return float(np.mean(errors))
 
 
 def main() -> None:
@@ -80,7 +97,8 @@ def main() -> None:
     quality = {"psnr": float(psnr.mean()), "psnr_ci": interval(psnr), "ssim": float(ssim.mean()),
                "ssim_ci": interval(ssim), "fid_reconstructions": fid(f_orig, f_rec),
                "fid_two_real_sets": fid(f_orig, f_ref),
-               "psnr_scenes": float(psnr[0::2].mean()), "psnr_canvases": float(psnr[1::2].mean())}
+               "psnr_scenes": float(psnr[0::2].mean()), "psnr_canvases": float(psnr[1::2].mean()),
+               "flat_colour_error": flat_colour_error(vae, a.size)}
 
     z = torch.randn(1, vae.config.latent_channels, a.size // 8, a.size // 8)
     one = x[:1]
@@ -108,6 +126,7 @@ def main() -> None:
     print(f"| SSIM | {q['ssim']:.3f} [{q['ssim_ci'][0]:.3f}, {q['ssim_ci'][1]:.3f}] |")
     print(f"| world FID, reconstructions vs originals | {q['fid_reconstructions']:.2f} "
           f"(two sets of originals: {q['fid_two_real_sets']:.2f}) |")
+    print(f"| flat colour error, mean abs (0-255) inside 64² squares | {q['flat_colour_error']:.1f} |")
     for name, t in timing.items():
         print(f"| {name}: decode / encode one {a.size}² image | {t['decode_ms']:.1f} / {t['encode_ms']:.1f} ms |")
     print(f"\n{cpu}, {a.threads} threads, load {result['load']:.2f}")

@@ -23,6 +23,15 @@ from layercraft.training import TrainConfig
 from layercraft.training.tasks.autoencoder import AutoencoderTask, reconstruction_metrics
 
 
+def stages(cfg: TrainConfig) -> list[dict]:
+    """The chain of runs behind this one (oldest first): each run's output folder, steps and task arguments, followed
+    through `task_args.init_from` (a run's `final/` folder beside its `config.yaml`)."""
+    chain = [cfg]
+    while (init := chain[-1].task_args.get("init_from")) and (Path(init).parent / "config.yaml").is_file():
+        chain.append(TrainConfig(**yaml.safe_load((Path(init).parent / "config.yaml").read_text())))
+    return [{"output_dir": str(c.output_dir), "steps": c.max_steps, "task_args": c.task_args} for c in chain[::-1]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
@@ -42,7 +51,8 @@ def main() -> None:
             "final_loss_mean_last_50": sum(r["loss"] for r in log[-50:]) / max(1, len(log[-50:])),
             "validation": {"float32": reconstruction_metrics(full, val),
                            a.dtype: reconstruction_metrics(small.float(), val), "images": len(val)},
-            "config": cfg.to_yaml(), "licence": "same as layercraft (trained here on the procedural studio world)"}
+            "config": cfg.to_yaml(), "stages": stages(cfg),
+            "licence": "same as layercraft (trained here on the procedural studio world)"}
     (tmp / "model.json").write_text(json.dumps(card, indent=1))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

@@ -3,7 +3,10 @@
 Each training image is a random crop of a 256² world render of the training split: either the whole image
 (background and people) or, with probability `p_canvas`, some of its people's RGBA layers over white — what a
 canvas looks like to the autoencoder (`denoise.canvas_pixels`). The loss is L1 + `ssim_weight`·(1 − SSIM)/2
-(kornia) + `kl_weight`·KL, the encoder's posterior sampled with the step's generator. The network is fully
+(kornia) + `kl_weight`·KL / (3·H·W), the encoder's posterior sampled with the step's generator. The KL (summed over
+the latent) is divided by the number of pixel values because L1 is their mean: `kl_weight` then means what it means
+in latent diffusion's autoencoders (1e-6 against the *summed* reconstruction error); a KL weighted as if L1 were a
+sum is ≈ 50,000× too strong at 128² crops and its noisy posterior blurs colours and patterns away. The network is fully
 convolutional (no attention), so crops train it for any size. Export measures the latents' mean and spread on
 held-out images and stores them as `shift_factor` / `scaling_factor`, as FLUX's VAE does.
 """
@@ -31,10 +34,11 @@ class AutoencoderTaskArgs(BaseModel):
     size: int = Field(256, ge=32)  # side of the rendered world images
     crop: int = Field(128, ge=16)  # side of the training crops (a multiple of 8)
     p_canvas: float = Field(0.4, ge=0.0, le=1.0)  # share of images that are people layers over white
-    kl_weight: float = Field(1e-6, ge=0.0)
+    kl_weight: float = Field(1e-6, ge=0.0)  # on the KL sum, against the reconstruction error summed over pixels
     ssim_weight: float = Field(0.5, ge=0.0)
     overrides: dict = Field(default_factory=dict)  # AutoencoderKL keywords over `WORLD_AUTOENCODER`
     validation_images: int = Field(16, ge=1)  # held-out images for the sample sheet, metrics and latent statistics
+    init_from: Path | None = None  # an AutoencoderKL folder to continue from (its config wins over `overrides`)
 
 
 def world_image(scene_id: int, index: int, size: int, canvas: bool, rng: np.random.Generator) -> np.ndarray:
@@ -77,7 +81,15 @@ class AutoencoderTask:
         if self.args.crop % 8 or self.args.crop > self.args.size:
             raise ValueError(f"crop {self.args.crop} must be a multiple of 8 and at most size {self.args.size}")
         torch.manual_seed(cfg.seed)
-        self.model = world_autoencoder(**self.args.overrides)
+        if self.args.init_from is not None:
+            from diffusers import AutoencoderKL
+
+            if not (Path(self.args.init_from) / "config.json").is_file():
+                raise FileNotFoundError(f"init_from {self.args.init_from}: not an AutoencoderKL folder "
+                                        "(no config.json)")
+            self.model = AutoencoderKL.from_pretrained(self.args.init_from)
+        else:
+            self.model = world_autoencoder(**self.args.overrides)
         self._val: torch.Tensor | None = None
 
     def trainable_parameters(self):
@@ -103,8 +115,8 @@ class AutoencoderTask:
         rec = model.decode(posterior.sample(generator=generator)).sample  # (B, 3, H, W)
         l1 = (rec.float() - images).abs().mean()
         ssim = kornia.losses.ssim_loss((rec.float() + 1) / 2, (images + 1) / 2, window_size=11)
-        kl = posterior.kl().mean()
-        loss = l1 + self.args.ssim_weight * ssim + self.args.kl_weight * kl
+        kl = posterior.kl().mean()  # summed over the latent, mean over the batch
+        loss = l1 + self.args.ssim_weight * ssim + self.args.kl_weight * kl / images[0].numel()
         return loss, {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "kl": float(kl.detach())}
 
     def validation(self) -> torch.Tensor:
