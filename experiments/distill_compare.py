@@ -44,8 +44,7 @@ def people_table(records: list[dict], summary: list[dict], student: str, n: int)
     for suite in PEOPLE:
         key = suite.removeprefix("world-").upper()
         ident, ap = Target("", key, "sim_gt", 0, relative=True), Target("", key, "ap50", 0)
-        vals = [floor_value(summary, m, t) for t in (ident,) for m in (METHOD, student)]
-        vals += [floor_value(summary, m, ap) for m in (METHOD, student)]
+        vals = [floor_value(summary, m, t) for t in (ident, ap) for m in (METHOD, student)]
         d = paired_delta(records, key, METHOD, student, "sim_gt")
         cells = ["—" if v is None else f"{v:.3f}" for v in vals]
         delta = "—" if d is None else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
