@@ -55,12 +55,19 @@ def test_a_lora_base_takes_the_frozen_dtype_and_its_adapter_stays_float32():
     assert {p.dtype for p in task.model.parameters() if id(p) not in trained} == {torch.bfloat16}
 
 
-def test_frozen_dtype_policy():
+def test_frozen_dtype_policy(monkeypatch):
+    import layercraft.training.tasks.canvas as canvas_task
+
     task = _task()
     cuda = torch.device("cuda", 0)  # a device object only: nothing is allocated
     assert task.frozen_dtype(cuda, "bf16") == torch.bfloat16 and task.frozen_dtype(cuda, "fp16") == torch.float16
     assert task.frozen_dtype(cuda, "no") == torch.float32
-    assert task.frozen_dtype(torch.device("cpu"), "bf16") == torch.float32  # CPU bf16 matmuls are slow: keep fp32
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(canvas_task, "cpu_has_native_bf16", lambda: False)
+    assert task.frozen_dtype(cpu, "bf16") == torch.float32  # emulated bf16 matmuls are slow: keep fp32
+    monkeypatch.setattr(canvas_task, "cpu_has_native_bf16", lambda: True)
+    assert task.frozen_dtype(cpu, "bf16") == torch.bfloat16  # AVX-512 BF16 / AMX: bf16 is the faster one
+    assert task.frozen_dtype(cpu, "no") == torch.float32
     assert _task(frozen_dtype="bfloat16").frozen_dtype(torch.device("cpu"), "no") == torch.bfloat16
 
 
