@@ -165,3 +165,51 @@ def test_stacked_branches_take_a_noise_level_per_sample(pipe):
         pos = velocity(pipe.transformer, inp, x, sigma, inp.conditioning())
         neg = velocity(pipe.transformer, inp, x, sigma, inp.conditioning(), (True,))
     torch.testing.assert_close(both, torch.cat([pos, neg]), atol=1e-5, rtol=1e-4)
+
+
+def test_crop_box_is_the_kept_tokens_box_grown_by_the_margin_and_clipped():
+    from layercraft.denoise.inputs import crop_box
+
+    keep = torch.zeros(8, 8, dtype=torch.bool)
+    assert crop_box(keep) is None
+    keep[2, 3] = keep[4, 5] = True
+    assert crop_box(keep, margin=0) == (2, 5, 3, 6)
+    assert crop_box(keep, margin=1) == (1, 6, 2, 7)
+    assert crop_box(keep, margin=4) == (0, 8, 0, 8)
+
+
+def test_layers_are_encoded_only_around_their_kept_tokens_and_keep_their_tokens(pipe, monkeypatch):
+    """A pixel-local encoder (the tiny pipeline's pixel unshuffle) gives the kept tokens bit-exactly whether a layer
+    is encoded whole or cropped; the encoder is handed only the crops' pixels."""
+    from layercraft.denoise.inputs import crop_box, encode_segments, plan_canvas
+
+    plans = plan_canvas(canvas(3, side=64), "layercomposer", (16, 16), Switches())
+    seen = []
+    encode = pipe.vae.encode
+    monkeypatch.setattr(pipe.vae, "encode", lambda x, *a, **k: seen.append(tuple(x.shape[-2:])) or encode(x, *a, **k))
+    whole = encode_segments(pipe.vae, plans, margin=None)
+    assert seen and set(seen) == {(64, 64)}
+    seen.clear()
+    cropped = encode_segments(pipe.vae, plans, margin=0)
+    assert sum(h * w for h, w in seen) < len(plans) * 64 * 64 / 2  # 32 px discs on a 64² canvas
+    for p, w, c in zip(plans, whole, cropped, strict=True):
+        keep = p.spec.keep.reshape(-1)
+        assert keep.any() and torch.equal(c[keep], w[keep])
+        y0, y1, x0, x1 = crop_box(p.spec.keep, margin=0)
+        outside = torch.ones(16, 16, dtype=torch.bool)
+        outside[y0:y1, x0:x1] = False
+        assert outside.any() and not c.view(16, 16, -1)[outside].any()  # never encoded: zero, pruned by every scheme
+
+
+def test_a_layer_with_no_kept_token_is_not_encoded_and_a_mis_sized_one_is_refused(pipe, monkeypatch):
+    from dataclasses import replace
+
+    from layercraft.denoise.inputs import encode_segments, plan_canvas
+
+    plan = plan_canvas(canvas(1), "layercomposer", (8, 8), Switches())[0]
+    empty = replace(plan, spec=replace(plan.spec, keep=torch.zeros(8, 8, dtype=torch.bool)))
+    monkeypatch.setattr(pipe.vae, "encode", lambda *a, **k: pytest.fail("an empty layer was encoded"))
+    (tokens,) = encode_segments(pipe.vae, [empty])
+    assert tokens.shape == (64, pipe.vae.latent_channels * 4) and not tokens.any()
+    with pytest.raises(ValueError, match="token grid"):
+        encode_segments(pipe.vae, [replace(plan, rgba=plan.rgba[:28])])

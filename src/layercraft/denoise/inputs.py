@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from diffusers.models.modeling_utils import ModelMixin
 
@@ -19,7 +20,7 @@ from ..canvas.types import Canvas, Category
 from ..conditioning import ConditionBatch, SegmentPlan, assemble, item_text_ids, noisy_ids, pack, plan_segments
 from ..conditioning.schemes import Scheme, get_scheme
 from ..models.attention import ConditionKVCache
-from ..models.autoencoder import to_latents
+from ..models.autoencoder import latent_geometry, to_latents
 from ..models.transformer import JointConditioning
 from .canvas_pixels import rgba_to_tensor
 from .switches import Switches
@@ -128,17 +129,52 @@ def encode_conditions(vae: ModelMixin, plans: list[list[SegmentPlan]], scheme: s
     return CanvasConditions(ConditionBatch.collate(samples), plans)
 
 
-def encode_segments(vae: ModelMixin, plans: list[SegmentPlan]) -> list[torch.Tensor]:
-    """Each plan's pixels → packed latent tokens (h·w, C·4), row-major; same-size plans share a batch."""
+# Tokens of context encoded around a layer's kept tokens: a learned encoder sees this far past the crop's edge
+# (measured on the world autoencoder: scripts/bench_crop_encode.py); a pixel-local one (pixel unshuffle) needs none.
+CROP_MARGIN = 2
+
+
+def crop_box(keep: torch.Tensor, margin: int = CROP_MARGIN) -> tuple[int, int, int, int] | None:
+    """Token box (y0, y1, x0, x1) around the True cells of `keep` (h, w), grown by `margin` tokens and clipped to
+    the grid; None when nothing is kept."""
+    rows, cols = keep.any(dim=1).nonzero().flatten(), keep.any(dim=0).nonzero().flatten()
+    if rows.numel() == 0:
+        return None
+    h, w = keep.shape
+    return (max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, h),
+            max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, w))
+
+
+def encode_segments(vae: ModelMixin, plans: list[SegmentPlan], margin: int | None = CROP_MARGIN) -> list[torch.Tensor]:
+    """Each plan's pixels → packed latent tokens (h·w, C·4), row-major; same-size crops share a batch.
+
+    Only the box around a plan's kept tokens (plus `margin` tokens of context) is encoded: the tokens outside it
+    are pruned by every scheme, so they are left zero. A person on a 1024² layer costs its own area, not the
+    canvas's. `margin=None` encodes every plan whole."""
+    factor, channels = latent_geometry(vae)
+    px, dim = 2 * factor, channels * 4  # pixels per token side, packed token width (2×2 patches)
     out: list[torch.Tensor | None] = [None] * len(plans)
-    by_size: dict[tuple[int, ...], list[int]] = {}
+    crops: dict[tuple[int, ...], list[tuple[int, tuple[int, int, int, int], np.ndarray]]] = {}
     for i, p in enumerate(plans):
-        by_size.setdefault(p.rgba.shape, []).append(i)
-    for idx in by_size.values():
-        images = torch.stack([rgba_to_tensor(plans[i].rgba) for i in idx]).to(vae.device)  # (n, 3, H, W)
+        h, w = p.spec.keep.shape
+        if p.rgba.shape[:2] != (h * px, w * px):
+            raise ValueError(f"segment {p.layer_id!r}: {p.rgba.shape[1]}×{p.rgba.shape[0]} px for a {w}×{h} token "
+                             f"grid of {px} px tokens")
+        box = (0, h, 0, w) if margin is None else crop_box(p.spec.keep, margin)
+        if box is None:  # nothing kept: no pixels to encode
+            out[i] = torch.zeros(h * w, dim)
+            continue
+        y0, y1, x0, x1 = box
+        crop = p.rgba[y0 * px:y1 * px, x0 * px:x1 * px]
+        crops.setdefault(crop.shape, []).append((i, box, crop))
+    for members in crops.values():
+        images = torch.stack([rgba_to_tensor(crop) for _, _, crop in members]).to(vae.device)  # (n, 3, H, W)
         latents = to_latents(vae, images)  # (n, C, H/f, W/f)
-        for j, i in enumerate(idx):
-            out[i] = pack(latents[j].float())
+        for j, (i, (y0, y1, x0, x1), _) in enumerate(members):
+            h, w = plans[i].spec.keep.shape
+            tokens = torch.zeros(h, w, dim)
+            tokens[y0:y1, x0:x1] = pack(latents[j].float()).view(y1 - y0, x1 - x0, dim)
+            out[i] = tokens.view(h * w, dim)
     return out
 
 

@@ -83,10 +83,12 @@ class PixelUnshuffleAutoencoder(ModelMixin, ConfigMixin):
 
 
 def latent_geometry(vae: ModelMixin) -> tuple[int, int]:
-    """(spatial downsampling factor, latent channels) of a PixelUnshuffleAutoencoder or AutoencoderKL."""
-    if isinstance(vae, PixelUnshuffleAutoencoder):
-        return vae.config.factor, vae.latent_channels
-    return 2 ** (len(vae.config.block_out_channels) - 1), vae.config.latent_channels
+    """(spatial downsampling factor, latent channels) of a PixelUnshuffleAutoencoder or AutoencoderKL, read from its
+    config alone (so a stand-in that carries the config, as the encoding cache's does, answers the same)."""
+    cfg = vae.config
+    if "factor" in cfg:  # pixel unshuffle
+        return cfg["factor"], cfg["in_channels"] * cfg["factor"] ** 2
+    return 2 ** (len(cfg["block_out_channels"]) - 1), cfg["latent_channels"]
 
 
 def to_latents(vae: ModelMixin, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -22,8 +22,8 @@ from ...canvas import Canvas, composite
 from ...conditioning import pack, unpack
 from ...conditioning.schemes import ANYPHOTO, LAYERCOMPOSER, ONE_FOR_ALL
 from ...denoise import Switches, build_inputs, velocity
-from ...devices import cpu_has_native_bf16
 from ...denoise.canvas_pixels import rgba_to_tensor
+from ...devices import cpu_has_native_bf16
 from ...models.autoencoder import from_latents, to_latents
 from ..config import TrainConfig
 from ..encoding_cache import EncodingCache
