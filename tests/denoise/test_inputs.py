@@ -184,9 +184,14 @@ def test_layers_are_encoded_only_around_their_kept_tokens_and_keep_their_tokens(
     from layercraft.denoise.inputs import crop_box, encode_segments, plan_canvas
 
     plans = plan_canvas(canvas(3, side=64), "layercomposer", (16, 16), Switches())
-    seen = []
+    seen = []  # (H, W) of each image the encoder is handed
     encode = pipe.vae.encode
-    monkeypatch.setattr(pipe.vae, "encode", lambda x, *a, **k: seen.append(tuple(x.shape[-2:])) or encode(x, *a, **k))
+
+    def recording_encode(x, *args, **kwargs):
+        seen.extend(tuple(x.shape[-2:]) for _ in range(x.shape[0]))
+        return encode(x, *args, **kwargs)
+
+    monkeypatch.setattr(pipe.vae, "encode", recording_encode)
     whole = encode_segments(pipe.vae, plans, margin=None)
     assert seen and set(seen) == {(64, 64)}
     seen.clear()
