@@ -78,11 +78,15 @@ def main() -> None:
         card = {"architecture": "embedded-small", "dtype": args.dtype, "steps": rows[-1]["step"],
                 "final_loss_mean_last_50": float(np.mean([r["loss"] for r in rows[-50:]])),
                 "config": (args.run / "config.yaml").read_text()}
-        size = (yaml.safe_load(card["config"]).get("task_args") or {}).get("size")
+        task_args = yaml.safe_load(card["config"]).get("task_args") or {}
+        size = task_args.get("size")
         if size:  # the sizes it was trained at: the CLI warns at others, the studio offers these first
             card["sizes"] = [[int(size), int(size)]] if isinstance(size, int) else [[int(w), int(h)] for w, h in size]
         if args.recipe:
             card["recipe"] = args.recipe
+        ref_grid = (task_args.get("switches") or {}).get("ref_grid")
+        if ref_grid is not None:  # trained with smaller One-for-All references: sample with the same grid
+            generation = {"ref_grid": int(ref_grid), **(generation or {})}
         if generation:
             card["generation"] = generation
         (tmp / "model.json").write_text(json.dumps(card, indent=2))

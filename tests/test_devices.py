@@ -20,3 +20,19 @@ def test_the_upscaler_takes_the_same_rule(monkeypatch):
     assert Upscaler.from_bundled("anime", device="cpu").dtype == torch.float32
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda cpuinfo=None: True)
     assert Upscaler.from_bundled("anime", device="cpu").dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("native, want", [(True, "bf16"), (False, "no")])
+def test_auto_mixed_precision_on_the_cpu_follows_native_bf16(monkeypatch, native, want):
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda cpuinfo=None: native)
+    assert devices.resolve_mixed_precision("auto", use_cuda=False) == want
+    assert devices.resolve_mixed_precision("bf16", use_cuda=False) == "bf16"  # an explicit choice is kept
+    assert devices.resolve_mixed_precision("no", use_cuda=False) == "no"
+
+
+def test_a_training_config_takes_auto_mixed_precision():
+    from layercraft.training.config import TrainConfig
+
+    assert TrainConfig(task="canvas", mixed_precision="auto").mixed_precision == "auto"
+    with pytest.raises(ValueError):
+        TrainConfig(task="canvas", mixed_precision="bf32")

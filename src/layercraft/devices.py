@@ -23,6 +23,16 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
+def resolve_mixed_precision(mixed_precision: str, use_cuda: bool | None = None) -> str:
+    """A training config's `mixed_precision` → what accelerate is given ("no", "bf16", "fp16"). "auto" picks by the
+    machine: bf16 on a CUDA device that supports it, else fp16; on a CPU bf16 only where it is native, else "no"."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    if torch.cuda.is_available() if use_cuda is None else use_cuda:
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_native_bf16() else "no"
+
+
 def resolve_placement(device: str = "auto", dtype: str = "auto") -> tuple[str, torch.dtype]:
     """`--device` / `--dtype` as the CLI and studio take them → (torch device, dtype). auto: the accelerator when
     there is one (bf16 where it supports it, else fp16), else the CPU in fp32 — bf16 only on CPUs that compute it

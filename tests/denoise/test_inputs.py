@@ -8,6 +8,7 @@ import torch
 
 from layercraft.canvas import Category
 from layercraft.conditioning import item_text_ids, noisy_ids
+from layercraft.conditioning.positions.one_for_all import CONDITION_ID
 from layercraft.denoise import DenoiserInputs, Switches, velocity
 from lc_canvases import canvas
 
@@ -118,6 +119,30 @@ def test_ccpa_appends_descriptor_tokens_at_their_block_centres(pipe):
     torch.testing.assert_close(inp.neg_text[:, t:], inp.text[:, t:])  # the negative branch keeps the descriptors
     plain = _build(pipe, cv, "one_for_all", ccpa=False)
     assert plain.text.shape[1] == t and plain.txt_ids.shape == (t, 3) and not plain.txt_ids.any()
+
+
+def test_ref_grid_shrinks_one_for_all_references_and_moves_their_blocks(pipe):
+    cv = canvas(2, placed=False, descriptors=True)
+    full, small = _build(pipe, cv, "one_for_all"), _build(pipe, cv, "one_for_all", ref_grid=4)
+    assert [p.spec.keep.shape for p in full.conds.plans[0]] == [(8, 8)] * 2  # default: the target's 8×8 grid
+    assert [p.spec.keep.shape for p in small.conds.plans[0]] == [(4, 4)] * 2
+    assert [p.rgba.shape[:2] for p in small.conds.plans[0]] == [(16, 16)] * 2  # 4 tokens × 4 px
+    n_full, n_small = int(full.conds.batch.valid.sum()), int(small.conds.batch.valid.sum())
+    assert 0 < n_small <= 2 * 16 < n_full
+    ids, seg = _cond(small)
+    for k, p in enumerate(small.conds.plans[0]):  # eq. 2 with h_ref = w_ref = 4: rows 8 + ID·4 … 8 + ID·4 + 3
+        cid = CONDITION_ID[Category(p.spec.category)]
+        rows = ids[seg == k, 1]
+        assert rows.min() >= 8 + cid * 4 and rows.max() <= 8 + cid * 4 + 3
+    t = pipe.config.max_sequence_length  # CCPA text sits at the small block's centre (eq. 3: 8 + ID·4/2)
+    cid = CONDITION_ID[Category(small.conds.plans[0][0].spec.category)]
+    assert small.txt_ids[0, t].tolist() == [1.0, 8 + cid * 2, 8 + cid * 2]
+    lc = _build(pipe, canvas(2), "layercomposer", ref_grid=4)  # placed layers keep the target grid
+    assert [p.spec.keep.shape for p in lc.conds.plans[0]] == [(8, 8)] * 2
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="ref_grid"):
+            Switches(ref_grid=bad).check("one_for_all", identity_embed_dim=0, dam_hidden_dim=0,
+                                         has_identity_embeds=False)
 
 
 def test_ccpa_is_off_by_default_where_the_scheme_does_not_use_it(pipe):

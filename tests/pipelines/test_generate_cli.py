@@ -58,12 +58,13 @@ def test_generate_fills_left_out_options_from_the_models_measured_settings(tmp_p
 
     monkeypatch.setattr(loading, "load_pipeline", spying_load)
     monkeypatch.setattr(loading, "recommended_settings",
-                        lambda m: {"num_inference_steps": 2, "canvas_cfg_scale": 2.0, "lock_blend": 0.5})
+                        lambda m: {"num_inference_steps": 2, "canvas_cfg_scale": 2.0, "lock_blend": 0.5, "ref_grid": 4})
     out = tmp_path / "img.png"
     result = CliRunner().invoke(app, [str(project), "--model", "tiny-test", "--out", str(out), "--lock-blend", "0"])
     assert result.exit_code == 0, result.output
     got = {k: calls[0][k] for k in ("num_inference_steps", "true_cfg_scale", "canvas_cfg_scale", "lock_blend")}
     assert got == {"num_inference_steps": 2, "true_cfg_scale": 1.0, "canvas_cfg_scale": 2.0, "lock_blend": 0.0}
+    assert calls[0]["ref_grid"] == 4  # the reference grid the card says the model was trained with
     assert "canvas_cfg_scale 2" in result.output
 
 

@@ -181,7 +181,8 @@ def encode_segments(vae: ModelMixin, plans: list[SegmentPlan], margin: int | Non
 def plan_canvas(canvas: Canvas, scheme: str | Scheme, grid: tuple[int, int], switches: Switches) -> list[SegmentPlan]:
     """Segment plans for one canvas; `lock_ids=False` gives every layer its own index (no locking)."""
     sw = switches
-    plans = plan_segments(canvas, scheme, grid, prune=sw.prune, rule=sw.prune_rule, tau=sw.prune_tau)
+    plans = plan_segments(canvas, scheme, grid, prune=sw.prune, rule=sw.prune_rule, tau=sw.prune_tau,
+                          ref_grid=sw.ref_grid_for(grid))
     if not sw.lock_ids:
         plans = [replace(p, spec=replace(p.spec, locked=False)) for p in plans]
     return plans

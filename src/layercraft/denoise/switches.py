@@ -28,6 +28,7 @@ class Switches:
     ccpa_anchor: Literal["paper", "centroid"] = "paper"
     dam: bool = False  # DAM temperature generators (One-for-All eq. 4-5)
     cache: bool = False  # condition KV cache (models trained with cacheable conditions)
+    ref_grid: int | None = None  # One-for-All: references resized to ref_grid × ref_grid tokens (None: the target grid)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -52,6 +53,9 @@ class Switches:
         sch = get_scheme(scheme)
         if self.prune_rule not in ("nearest", "coverage"):
             raise ValueError(f"prune_rule must be 'nearest' or 'coverage', got {self.prune_rule!r}")
+        if self.ref_grid is not None and (isinstance(self.ref_grid, bool) or not isinstance(self.ref_grid, int)
+                                          or self.ref_grid < 1):
+            raise ValueError(f"ref_grid must be a whole number of tokens ≥ 1 (or None), got {self.ref_grid!r}")
         if self.modulation and not has_identity_embeds:
             raise ValueError("modulation=True needs identity_embeds (one dict layer id → embedding per canvas)")
         if self.modulation and identity_embed_dim <= 0:
@@ -61,6 +65,10 @@ class Switches:
         if self.cache and not sch.cacheable:
             raise ValueError(f"cache=True needs a model trained with cacheable conditions; scheme {sch.name!r} "
                              "on stock Kontext is not")
+
+    def ref_grid_for(self, grid: tuple[int, int]) -> tuple[int, int]:
+        """The token grid (h, w) One-for-All references are resized to: `ref_grid` squared, else the target's."""
+        return grid if self.ref_grid is None else (self.ref_grid, self.ref_grid)
 
     def replace(self, **changes: Any) -> Switches:
         return replace(self, **changes)

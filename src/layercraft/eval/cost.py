@@ -22,10 +22,12 @@ from ..canvas import Canvas
 from ..conditioning import token_report
 
 
-def condition_tokens(canvas: Canvas, scheme: str, token_px: int = 16, prune: bool = True) -> dict:
-    """{'tokens': kept condition tokens, 'tokens_unpruned': without pruning, 'tokens_noisy': output tokens}."""
+def condition_tokens(canvas: Canvas, scheme: str, token_px: int = 16, prune: bool = True,
+                     ref_grid: int | None = None) -> dict:
+    """{'tokens': kept condition tokens, 'tokens_unpruned': without pruning, 'tokens_noisy': output tokens};
+    `ref_grid`: One-for-All references at ref_grid × ref_grid tokens (None: the target grid)."""
     grid = (canvas.height // token_px, canvas.width // token_px)
-    r = token_report(canvas, scheme, grid, prune=prune)
+    r = token_report(canvas, scheme, grid, prune=prune, ref_grid=None if ref_grid is None else (ref_grid, ref_grid))
     return {"tokens": r.total, "tokens_unpruned": r.unpruned, "tokens_noisy": r.noisy}
 
 

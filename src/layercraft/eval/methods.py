@@ -43,6 +43,7 @@ class Method:
 
 LOCK_BLENDS = (0.25, 0.5, 0.75, 1.0)
 CANVAS_CFGS = (1.5, 2.0, 3.0)
+REF_GRIDS = (4, 8)
 METHODS = {m.name: m for m in [
     Method("ground_truth", "ground_truth"),
     Method("collage", "collage"),
@@ -57,6 +58,8 @@ METHODS = {m.name: m for m in [
     Method(OFA, "pipeline", OFA, category_refs=True),
     Method(f"{OFA}-plain", "pipeline", OFA, Switches(ccpa=False, dam=False), category_refs=True),
     Method(f"{OFA}-ccpa-dam", "pipeline", OFA, Switches(ccpa=True, dam=True), category_refs=True),
+    # smaller reference grids (pipeline ref_grid): fewer condition tokens per unplaced reference
+    *[Method(f"{OFA}-ref-{r}", "pipeline", OFA, Switches(ref_grid=r), category_refs=True) for r in REF_GRIDS],
     Method(f"{LC}-regulation", "pipeline", LC, regulation=True),
     Method("lcp", "pipeline", LC, regulation=True, lcp=True),
     Method("lcp-no-regulation", "pipeline", LC, lcp=True),

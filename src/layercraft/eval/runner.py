@@ -81,7 +81,8 @@ def run_method(cases: list[Case], method: Method, generate: Generate, out: Path,
         tokens = None
         if method.kind in ("pipeline", "base_t2i"):
             canvas = canvas_for(method, case)
-            tokens = condition_tokens(canvas, method.scheme, opts.token_px, prune=method.switches.prune) \
+            tokens = condition_tokens(canvas, method.scheme, opts.token_px, prune=method.switches.prune,
+                                      ref_grid=method.switches.ref_grid) \
                 if canvas.all_layers() and not method.lcp else {"tokens": 0, "tokens_unpruned": 0}
             # (LCP rows run the text-only path: subjects enter through the adapter's attention, not as tokens)
         rec = {

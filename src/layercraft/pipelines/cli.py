@@ -94,6 +94,8 @@ def generate(
     given = {"num_inference_steps": steps, "true_cfg_scale": true_cfg, "canvas_cfg_scale": canvas_cfg,
              "lock_blend": lock_blend}
     sampling = {k: rec[k] if v is None else v for k, v in given.items()}
+    # the reference grid a model was trained with (its card's): One-for-All references at that many tokens
+    extra = {"ref_grid": int(rec["ref_grid"])} if rec.get("ref_grid") is not None else {}
 
     if upscale not in (1, 4):
         raise OptionError(f"--upscale {upscale}: the bundled upscalers are ×4 (1: off, 4)")
@@ -106,7 +108,7 @@ def generate(
         pipe.load_lora_weights(str(lora))
     negative = "" if sampling["true_cfg_scale"] > 1 else None  # true CFG against the empty prompt
     image = pipe(prompt or canvas.prompt, canvas, scheme=scheme, guidance_scale=guidance, negative_prompt=negative,
-                 generator=torch.Generator().manual_seed(seed), cache=cache, prune=prune, **sampling).images[0]
+                 generator=torch.Generator().manual_seed(seed), cache=cache, prune=prune, **sampling, **extra).images[0]
     if up is not None:
         image = up.upscale(image)
     _save_atomic(image.convert("RGB") if fmt == "JPEG" else image, out, fmt)

@@ -355,6 +355,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
         ccpa_anchor: str = "paper",
         dam: bool = False,
         cache: bool = False,
+        ref_grid: int | None = None,
         lock_blend: float = 0.0,
         joint_attention_kwargs: dict[str, Any] | None = None,
         batch_guidance: bool = True,
@@ -373,6 +374,9 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
             v = v(c, t) + (s_t − 1)·(v(c, t) − v(c, t⁻)) + (s_c − 1)·(v(c, t) − v(∅, t));
         1 turns either off. `lock_blend` ∈ [0, 1]: fraction of the steps during which latents under locked layers
         are pulled back to the canvas (see `lock_anchor`); 0 leaves locking to the model, as the paper does.
+        `ref_grid` (One-for-All only): each unplaced reference is resized to ref_grid × ref_grid tokens instead of
+        the target's grid, which cuts its condition tokens (and the attention cost) by (grid / ref_grid)²; use the
+        value the model was trained with (its card's).
         `batch_guidance` runs the guidance branches that share a canvas (prompt and negative prompt) as one stacked
         transformer call (False: one call per branch; the same result up to float rounding).
 
@@ -411,7 +415,7 @@ class LayeredCanvasPipeline(DiffusionPipeline, FluxLoraLoaderMixin):
                 else list(negative_prompt)
         switches = Switches(prune=prune, prune_rule=prune_rule, prune_tau=prune_tau, lock_ids=lock_ids,
                             isolation=isolation, modulation=modulation, ccpa=ccpa, ccpa_tokens=ccpa_tokens,
-                            ccpa_anchor=ccpa_anchor, dam=dam, cache=cache)
+                            ccpa_anchor=ccpa_anchor, dam=dam, cache=cache, ref_grid=ref_grid)
         self.check_inputs(prompts=prompts, canvases=canvases, scheme=scheme, num_inference_steps=num_inference_steps,
                           guidance_scale=guidance_scale, true_cfg_scale=true_cfg_scale, height=height, width=width,
                           negative=negative, identity_embeds=identity_embeds, switches=switches,

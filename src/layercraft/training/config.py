@@ -37,7 +37,9 @@ class TrainConfig(BaseModel):
     warmup_steps: int = 0
     lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     max_grad_norm: float = 1.0
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    # "auto": bf16 on an accelerator that supports it (else fp16), on a CPU bf16 only where it computes bf16
+    # natively (AVX-512 BF16 / AMX) and full fp32 elsewhere (emulated bf16 is several times slower than fp32)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "no"
     gradient_checkpointing: bool = False
     ema_decay: float = 0.0  # 0 disables EMA
     checkpoint_every: int = 100

@@ -28,6 +28,7 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
+from ..devices import resolve_mixed_precision
 from .config import TrainConfig
 from .launch import check_launch, sharded
 from .optim import build_optimizer, optimizer_class
@@ -133,7 +134,7 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
         cpu=not torch.cuda.is_available(),  # so a multi-process launch on CPU uses gloo DDP
         # the LR schedule counts optimizer steps (accelerate would otherwise step it once per process)
         step_scheduler_with_optimizer=False,
-        mixed_precision=cfg.mixed_precision,
+        mixed_precision=resolve_mixed_precision(cfg.mixed_precision),
         gradient_accumulation_steps=cfg.grad_accum,
         # no total_limit: accelerate would delete the oldest checkpoint *before* writing the new one
         project_config=ProjectConfiguration(project_dir=str(out), automatic_checkpoint_naming=True),
