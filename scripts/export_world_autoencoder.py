@@ -25,11 +25,20 @@ from layercraft.training.tasks.autoencoder import AutoencoderTask, reconstructio
 
 def stages(cfg: TrainConfig) -> list[dict]:
     """The chain of runs behind this one (oldest first): each run's output folder, steps and task arguments, followed
-    through `task_args.init_from` (a run's `final/` folder beside its `config.yaml`)."""
-    chain = [cfg]
-    while (init := chain[-1].task_args.get("init_from")) and (Path(init).parent / "config.yaml").is_file():
-        chain.append(TrainConfig(**yaml.safe_load((Path(init).parent / "config.yaml").read_text())))
-    return [{"output_dir": str(c.output_dir), "steps": c.max_steps, "task_args": c.task_args} for c in chain[::-1]]
+    through `task_args.init_from` (a run's `final/` folder beside its `config.yaml`, or an exported autoencoder whose
+    `model.json` lists the stages behind it)."""
+    chain, earlier = [cfg], []
+    while init := chain[-1].task_args.get("init_from"):
+        init = Path(init)
+        if (init.parent / "config.yaml").is_file():
+            chain.append(TrainConfig(**yaml.safe_load((init.parent / "config.yaml").read_text())))
+        elif (init / "model.json").is_file():
+            earlier = json.loads((init / "model.json").read_text()).get("stages", [])
+            break
+        else:
+            break
+    return earlier + [{"output_dir": str(c.output_dir), "steps": c.max_steps, "task_args": c.task_args}
+                      for c in chain[::-1]]
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 import json
 
+import torch
 from typer.testing import CliRunner
 
 from layercraft.eval.cli import app
@@ -89,3 +90,31 @@ def test_lcp_rows_load_a_saved_adapter_and_run_on_the_text_only_path(tmp_path):
     assert np.abs(closed - text_only).max() <= 2  # text-only path: no canvas tokens, same seed and sampler
     assert np.abs(opened - closed).max() > 2  # the adapter's grounding acts
     assert np.abs(regulated - opened).max() > 2  # and regulation on top of it
+
+
+def test_autoencoder_row_is_the_target_through_the_models_vae():
+    import numpy as np
+
+    from layercraft.eval.cases import load_cases
+    from layercraft.eval.methods import get_method, make_generate
+    from layercraft.pipelines.loading import load_pipeline
+
+    pipe = load_pipeline("tiny-test")
+    case = load_cases("world-2p", 1, 32)[0]
+    row = make_generate(get_method("autoencoder"), pipe)
+    # tiny-test's pixel-unshuffle "VAE" is lossless: the row gives the target back
+    assert np.abs(np.asarray(row(case)).astype(int) - case.target.astype(int)).max() <= 1
+
+    class Blur(torch.nn.Module):  # a lossy VAE: the row shows its loss
+        def __init__(self, vae):
+            super().__init__()
+            self.vae, self.config, self.device, self.dtype = vae, vae.config, vae.device, vae.dtype
+
+        def encode(self, x):
+            return self.vae.encode(torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False))
+
+        def decode(self, z, **kw):
+            return self.vae.decode(z, **kw)
+
+    pipe.vae = Blur(pipe.vae)
+    assert np.abs(np.asarray(row(case)).astype(int) - case.target.astype(int)).max() > 8

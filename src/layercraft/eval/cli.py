@@ -30,7 +30,7 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
     from .scoring import ScoreConfig
 
     ms = [get_method(m) for m in methods]
-    need_pipe = any(m.kind in ("pipeline", "base_t2i") for m in ms)
+    need_pipe = any(m.kind in ("pipeline", "base_t2i", "autoencoder") for m in ms)
     pipe = load_pipeline(model) if need_pipe else None
     size = size or (model_resolution(model) if need_pipe else None)
     be = load_backends(backends)

@@ -5,6 +5,8 @@ Reference rows of every table:
 - `collage`       — the canvas layers pasted over the background (copy-paste bound: CP = +1);
 - `base_t2i`      — the same pipeline and prompt with an empty canvas (floor: no canvas control);
 - `kontext_collage` — the collage as one FLUX.1 Kontext-style reference image.
+On request (not a row of every table): `autoencoder` — the target through the model's VAE, encoded and decoded,
+the latent space's ceiling (what no denoiser on that VAE can exceed).
 Model rows are a scheme plus pipeline switches; ablation rows differ from them in one switch.
 """
 
@@ -48,6 +50,7 @@ METHODS = {m.name: m for m in [
     Method("ground_truth", "ground_truth"),
     Method("collage", "collage"),
     Method("base_t2i", "base_t2i"),
+    Method("autoencoder", "autoencoder"),
     Method(KONTEXT_COLLAGE.name, "pipeline", KONTEXT_COLLAGE.name),
     Method(LC, "pipeline", LC),
     Method(f"{LC}-unpruned", "pipeline", LC, Switches(prune=False)),
@@ -140,6 +143,8 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
         return lambda case: composite(case.canvas)
     if pipe is None:
         raise ValueError(f"method {method.name!r} needs a pipeline")
+    if method.kind == "autoencoder":
+        return lambda case: reconstruct(pipe, case)
     scheme = DEFAULT_SCHEME if method.kind == "base_t2i" else method.scheme
     if method.regulation or method.lcp:
         return _lcp(method, pipe, steps, guidance, seed_offset, true_cfg, lcp_adapter)
@@ -157,6 +162,18 @@ def make_generate(method: Method, pipe=None, *, steps: int = 28, guidance: float
                    generator=g, output_type="pil", **kw)
         return out.images[0]
     return run
+
+
+def reconstruct(pipe, case: Case) -> Image.Image:
+    """The case's target encoded and decoded by the pipeline's VAE (latent means, no sampling)."""
+    from ..models.autoencoder import from_latents, to_latents
+
+    if case.target is None:
+        raise ValueError(f"case {case.key} has no ground truth")
+    x = torch.from_numpy(np.asarray(case.target)[..., :3].astype(np.float32) / 127.5 - 1.0)  # (H, W, 3) in [-1, 1]
+    with torch.no_grad():
+        y = from_latents(pipe.vae, to_latents(pipe.vae, x.permute(2, 0, 1)[None].to(pipe.vae.device)))  # (1, 3, H, W)
+    return pipe.image_processor.postprocess(y.float(), output_type="pil")[0]
 
 
 SUBJECT_WORDS = ("people", "person")

@@ -20,7 +20,8 @@ def _task(**kw):
 def test_batches_are_deterministic_crops_in_range():
     task = _task()
     a, b = task.batch(4, 0, 3), task.batch(4, 0, 3)
-    assert a.shape == (3, 3, 32, 32) and torch.equal(a, b)
+    assert a.shape == (3, 4, 32, 32) and torch.equal(a, b)  # RGB + the face mask
+    assert set(a[:, 3].unique().tolist()) <= {-1.0, 1.0}
     assert not torch.equal(a, task.batch(4, 1, 3))  # another rank draws other images
     assert a.min() >= -1 and a.max() <= 1
 
@@ -34,12 +35,25 @@ def test_canvas_images_are_people_over_white():
     assert not (canvas == 255).all()  # at least one person
 
 
+def test_the_face_channel_marks_the_visible_faces():
+    from layercraft.world.layout import image_spec, scene
+    from layercraft.world.scene import render
+
+    img = world_image(3, 0, 64, False, np.random.default_rng(0), faces=True)
+    s = render(image_spec(scene(3), 0, 64, 64))
+    assert img.shape == (64, 64, 4) and np.array_equal(img[..., :3], s.rgb)
+    want = (s.parts[:, 0] & s.visible).any(0)
+    assert want.any() and np.array_equal(img[..., 3] > 0, want)
+    assert (img[..., 3] > 0).mean() < 0.2  # faces are a small part of the image
+
+
 def test_loss_is_l1_plus_weighted_ssim_and_kl():
     import kornia
 
     task = _task(kl_weight=0.01, ssim_weight=0.3)
-    x = task.batch(0, 0, 2)
-    loss, logs = task.loss(task.model, x, torch.Generator().manual_seed(1))
+    batch = task.batch(0, 0, 2)
+    x = batch[:, :3]
+    loss, logs = task.loss(task.model, batch, torch.Generator().manual_seed(1))
     post = task.model.encode(x).latent_dist
     rec = task.model.decode(post.sample(generator=torch.Generator().manual_seed(1))).sample
     l1 = (rec - x).abs().mean()
@@ -47,6 +61,19 @@ def test_loss_is_l1_plus_weighted_ssim_and_kl():
     # the KL sum is weighted against the L1 *sum*: divided by the 3·32·32 pixel values the L1 is a mean over
     torch.testing.assert_close(loss, l1 + 0.3 * ssim + 0.01 * post.kl().mean() / (3 * 32 * 32))
     assert logs["l1"] > 0 and logs["kl"] > 0
+
+
+def test_face_weight_weights_the_l1_on_grown_face_pixels():
+    task = _task(ssim_weight=0.0, kl_weight=0.0, face_weight=4.0)
+    batch = task.batch(0, 0, 2)
+    assert (batch[:, 3] > 0).any()
+    loss, logs = task.loss(task.model, batch, torch.Generator().manual_seed(1))
+    post = task.model.encode(batch[:, :3]).latent_dist
+    err = (task.model.decode(post.sample(generator=torch.Generator().manual_seed(1))).sample - batch[:, :3]).abs()
+    w = 1 + 4.0 * torch.nn.functional.max_pool2d((batch[:, 3:] > 0).float(), 5, 1, 2)
+    torch.testing.assert_close(loss, (err * w).mean() / w.mean())
+    assert abs(loss.item() - err.mean().item()) > 1e-4  # not the plain L1
+    assert logs["face_l1"] > 0
 
 
 def test_short_run_lowers_the_loss_and_exports_normalising_factors(tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,27 +37,39 @@ class AutoencoderTaskArgs(BaseModel):
     p_canvas: float = Field(0.4, ge=0.0, le=1.0)  # share of images that are people layers over white
     kl_weight: float = Field(1e-6, ge=0.0)  # on the KL sum, against the reconstruction error summed over pixels
     ssim_weight: float = Field(0.5, ge=0.0)
+    # extra L1 weight on face pixels (grown by 2 px): faces are a few pixels wide, and expressions live in them
+    face_weight: float = Field(0.0, ge=0.0)
     overrides: dict = Field(default_factory=dict)  # AutoencoderKL keywords over `WORLD_AUTOENCODER`
     validation_images: int = Field(16, ge=1)  # held-out images for the sample sheet, metrics and latent statistics
     init_from: Path | None = None  # an AutoencoderKL folder to continue from (its config wins over `overrides`)
 
 
-def world_image(scene_id: int, index: int, size: int, canvas: bool, rng: np.random.Generator) -> np.ndarray:
-    """(size, size, 3) uint8: a world render, or (`canvas`) a non-empty random subset of its people over white."""
+def world_image(scene_id: int, index: int, size: int, canvas: bool, rng: np.random.Generator,
+                faces: bool = False) -> np.ndarray:
+    """(size, size, 3) uint8: a world render, or (`canvas`) a non-empty random subset of its people over white.
+    `faces`: (size, size, 4), the 4th channel 255 on the visible face pixels (0 elsewhere)."""
     s = render(image_spec(scene(scene_id), index, size, size))
+    face = np.zeros((size, size), bool)
     if not canvas or s.n == 0:
-        return s.rgb
-    keep = rng.random(s.n) < 0.6
-    keep[rng.integers(s.n)] = True
-    out = np.full((size, size, 3), 255.0, np.float32)
-    for layer in s.layers[keep]:  # back to front
-        a = layer[..., 3:].astype(np.float32) / 255.0
-        out = layer[..., :3] * a + out * (1.0 - a)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        rgb = s.rgb
+        if s.n:
+            face = (s.parts[:, 0] & s.visible).any(0)
+    else:
+        keep = rng.random(s.n) < 0.6
+        keep[rng.integers(s.n)] = True
+        out = np.full((size, size, 3), 255.0, np.float32)
+        for i in np.flatnonzero(keep):  # back to front: a later layer covers an earlier face
+            a = s.layers[i][..., 3:].astype(np.float32) / 255.0
+            out = s.layers[i][..., :3] * a + out * (1.0 - a)
+            face = np.where(s.layers[i][..., 3] > 0, s.parts[i, 0], face)
+        rgb = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    if not faces:
+        return rgb
+    return np.concatenate([rgb, face[..., None].astype(np.uint8) * 255], -1)
 
 
 def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    """uint8 (H, W, 3) images → (B, 3, H, W) float in [-1, 1]."""
+    """uint8 (H, W, C) images → (B, C, H, W) float in [-1, 1] (a face channel: -1 off, 1 on)."""
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
@@ -96,28 +109,34 @@ class AutoencoderTask:
         return self.model.parameters()
 
     def batch(self, index: int, rank: int, batch_size: int) -> torch.Tensor:
-        """(B, 3, crop, crop) in [-1, 1]: a pure function of (seed, index, rank)."""
+        """(B, 4, crop, crop) in [-1, 1], RGB and the face mask: a pure function of (seed, index, rank)."""
         rng = np.random.default_rng(step_seed(self.cfg.seed, index, rank, 0xAE))
         lo, hi = scene_range("train")
         a, images = self.args, []
         for _ in range(batch_size):
-            img = world_image(int(rng.integers(lo, hi)), int(rng.integers(4)), a.size, rng.random() < a.p_canvas, rng)
+            img = world_image(int(rng.integers(lo, hi)), int(rng.integers(4)), a.size, rng.random() < a.p_canvas, rng,
+                              faces=True)
             y, x = (int(v) for v in rng.integers(0, a.size - a.crop + 1, size=2))
             img = img[y:y + a.crop, x:x + a.crop]
             images.append(img[:, ::-1] if rng.random() < 0.5 else img)
         return to_tensor([np.ascontiguousarray(i) for i in images])
 
-    def loss(self, model, images: torch.Tensor, generator: torch.Generator):
+    def loss(self, model, batch: torch.Tensor, generator: torch.Generator):
         import kornia
 
-        images = images.to(next(model.parameters()).device)
+        batch = batch.to(next(model.parameters()).device)
+        images, face = batch[:, :3], batch[:, 3:] > 0  # (B, 3, H, W), (B, 1, H, W)
         posterior = model.encode(images).latent_dist
         rec = model.decode(posterior.sample(generator=generator)).sample  # (B, 3, H, W)
-        l1 = (rec.float() - images).abs().mean()
+        # L1 weighted 1 + face_weight on face pixels grown by 2 px, normalised to the mean weight
+        w = 1.0 + self.args.face_weight * F.max_pool2d(face.float(), 5, 1, 2)  # (B, 1, H, W)
+        l1 = ((rec.float() - images).abs() * w).mean() / w.mean()
         ssim = kornia.losses.ssim_loss((rec.float() + 1) / 2, (images + 1) / 2, window_size=11)
         kl = posterior.kl().mean()  # summed over the latent, mean over the batch
         loss = l1 + self.args.ssim_weight * ssim + self.args.kl_weight * kl / images[0].numel()
-        return loss, {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "kl": float(kl.detach())}
+        face_l1 = (rec.float() - images).abs().mean(1, keepdim=True)[face].mean() if face.any() else l1
+        return loss, {"l1": float(l1.detach()), "face_l1": float(face_l1.detach()), "ssim_loss": float(ssim.detach()),
+                      "kl": float(kl.detach())}
 
     def validation(self) -> torch.Tensor:
         """Fixed whole images of the validation split (half canvas-like), (N, 3, size, size)."""

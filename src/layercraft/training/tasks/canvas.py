@@ -405,7 +405,7 @@ class CanvasFlowTask:
         for k, e in enumerate(self.validation_examples()):
             canvas = Canvas(width=e.canvas.width, height=e.canvas.height) if text_only else e.canvas
             img = self.pipe(prompt=e.prompt, canvas=canvas, scheme=e.scheme,
-                            num_inference_steps=self.args.sample_steps,
+                            num_inference_steps=self.args.sample_steps, ref_grid=self.args.switches.ref_grid,
                             generator=torch.Generator().manual_seed(k)).images[0]
             rows.append(np.concatenate([np.asarray(composite(canvas)), np.asarray(img.convert("RGB")), e.target], 1))
         out_dir.mkdir(parents=True, exist_ok=True)
