@@ -170,9 +170,9 @@ def reconstruct(pipe, case: Case) -> Image.Image:
 
     if case.target is None:
         raise ValueError(f"case {case.key} has no ground truth")
-    x = torch.from_numpy(np.asarray(case.target)[..., :3].astype(np.float32) / 127.5 - 1.0)  # (H, W, 3) in [-1, 1]
+    x = pipe.image_processor.preprocess(Image.fromarray(np.asarray(case.target)[..., :3]))  # (1, 3, H, W) in [-1, 1]
     with torch.no_grad():
-        y = from_latents(pipe.vae, to_latents(pipe.vae, x.permute(2, 0, 1)[None].to(pipe.vae.device)))  # (1, 3, H, W)
+        y = from_latents(pipe.vae, to_latents(pipe.vae, x.to(pipe.vae.device)))  # (1, 3, H, W)
     return pipe.image_processor.postprocess(y.float(), output_type="pil")[0]
 
 

@@ -129,12 +129,13 @@ class AutoencoderTask:
         posterior = model.encode(images).latent_dist
         rec = model.decode(posterior.sample(generator=generator)).sample  # (B, 3, H, W)
         # L1 weighted 1 + face_weight on face pixels grown by 2 px, normalised to the mean weight
+        err = (rec.float() - images).abs()  # (B, 3, H, W)
         w = 1.0 + self.args.face_weight * F.max_pool2d(face.float(), 5, 1, 2)  # (B, 1, H, W)
-        l1 = ((rec.float() - images).abs() * w).mean() / w.mean()
+        l1 = (err * w).mean() / w.mean()
         ssim = kornia.losses.ssim_loss((rec.float() + 1) / 2, (images + 1) / 2, window_size=11)
         kl = posterior.kl().mean()  # summed over the latent, mean over the batch
         loss = l1 + self.args.ssim_weight * ssim + self.args.kl_weight * kl / images[0].numel()
-        face_l1 = (rec.float() - images).abs().mean(1, keepdim=True)[face].mean() if face.any() else l1
+        face_l1 = err.mean(1, keepdim=True)[face].mean() if face.any() else l1
         return loss, {"l1": float(l1.detach()), "face_l1": float(face_l1.detach()), "ssim_loss": float(ssim.detach()),
                       "kl": float(kl.detach())}
 
