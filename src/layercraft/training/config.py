@@ -46,6 +46,12 @@ class TrainConfig(BaseModel):
     keep_checkpoints: int = Field(2, ge=1)
     sample_every: int = 0  # 0 disables sample images
     log_every: int = 10
+    # worker processes that build the next micro-batches while the model trains (training/prefetch.py): the same
+    # batches as 0 (each is a pure function of its index); tasks that stream a dataset set their own workers
+    data_workers: int = Field(0, ge=0)
+    # stop cleanly once this much wall-clock time has passed (a checkpoint, then the export), whatever max_steps
+    # says: a fixed-length job on a rented or shared machine; a resumed run gets the budget again
+    max_minutes: float | None = Field(None, gt=0)
     flow: FlowConfig = Field(default_factory=FlowConfig)
     # Resuming refuses a changed batch size, learning rate or seed (the run would silently become a
     # different one); set this to resume with the new values anyway.

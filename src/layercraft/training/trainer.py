@@ -8,6 +8,8 @@ newest complete one, and refuses to if the batch size, learning rate or seed cha
 dropped on resume. A task that streams its data (`task.streaming`: `stream_loader(rank, world_size,
 positions)` instead of `batch`) has every stream's position saved in each checkpoint
 (`training/stream.py`), so that a resumed run continues each stream where it stood.
+Other tasks' micro-batches can be built ahead by worker processes (`data_workers`, training/prefetch.py), the
+same batches in the same order; `max_minutes` ends a run early, with a checkpoint and the export.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from ..devices import resolve_mixed_precision
 from .config import TrainConfig
 from .launch import check_launch, sharded
 from .optim import build_optimizer, optimizer_class
+from .prefetch import batches as prefetched
 from .stream import StreamState
 from .task import Task, build_task, step_seed
 
@@ -193,8 +197,14 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
 
     rank = accelerator.process_index
     if streaming:  # each stream from where the checkpoint left it (all zeros on a fresh run)
+        if cfg.data_workers:
+            raise ValueError("this task streams a dataset with its own workers (data.workers): data_workers takes 0")
         positions = stream_state.table[rank]
         batches = iter(task.stream_loader(rank, accelerator.num_processes, positions))
+    else:  # micro-batch k is task.batch(k, rank, batch_size), inline or built ahead by worker processes
+        batches = prefetched(task, rank, cfg.batch_size, state.step * cfg.grad_accum, cfg.max_steps * cfg.grad_accum,
+                             cfg.data_workers)
+    started = time.monotonic()
     losses: list[float] = []
     bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not accelerator.is_local_main_process,
                desc=f"train {cfg.task}")
@@ -207,7 +217,7 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
                 batch, stream, position = next(batches)
                 positions[stream] = [int(v) for v in position]  # consumed now, whatever the workers prefetched
             else:
-                batch = task.batch(index, rank, cfg.batch_size)
+                batch = next(batches)  # = task.batch(index, rank, cfg.batch_size)
             gen = torch.Generator().manual_seed(step_seed(cfg.seed, index, rank))
             with accelerator.accumulate(model), accelerator.autocast():
                 loss, logs = task.loss(model, batch, gen)
@@ -230,7 +240,10 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
             with log.open("a") as f:
                 f.write(json.dumps({"step": state.step, "loss": mean_loss, "lr": scheduler.get_last_lr()[0],
                                     **{k: float(v) for k, v in logs.items()}}) + "\n")
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps:
+        out_of_time = _out_of_time(accelerator, started, cfg.max_minutes)
+        if out_of_time and accelerator.is_main_process:
+            tqdm.write(f"time budget of {cfg.max_minutes:g} min reached at step {state.step}: checkpoint and export")
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps or out_of_time:
             if streaming:  # every rank's stream positions, for the main process to save
                 table = torch.tensor(positions, dtype=torch.int64, device=accelerator.device)[None]
                 stream_state.table = accelerator.gather(table).cpu().tolist()
@@ -242,9 +255,10 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
         if cfg.sample_every and state.step % cfg.sample_every == 0 and accelerator.is_main_process:
             with _ema_weights(ema, params):
                 task.sample(accelerator.unwrap_model(model), state.step, out / "samples")
+        if out_of_time:
+            break
     bar.close()
-    if streaming:
-        del batches  # stops the DataLoader's workers
+    del batches  # stops any DataLoader workers
     accelerator.wait_for_everyone()
     if sharded(accelerator):  # no replicas to compare; every process takes part in gathering the weights
         full = accelerator.get_state_dict(model)
@@ -263,6 +277,17 @@ def train(cfg: TrainConfig, task: Task | None = None) -> TrainResult:
     gc.collect()
     accelerator.end_training()
     return TrainResult(steps=state.step, losses=losses, output_dir=out)
+
+
+def _out_of_time(accelerator: Accelerator, started: float, max_minutes: float | None) -> bool:
+    """Whether the wall-clock budget is spent; all processes stop together, at the first
+    one whose clock says so."""
+    if max_minutes is None:
+        return False
+    spent = torch.tensor([float(time.monotonic() - started >= 60 * max_minutes)], device=accelerator.device)
+    if accelerator.num_processes > 1:
+        spent = accelerator.reduce(spent, reduction="max")
+    return bool(spent.item())
 
 
 def _check_replicas(accelerator: Accelerator, params: list[torch.nn.Parameter], out: Path) -> None:
