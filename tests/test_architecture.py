@@ -4,7 +4,7 @@ import ast
 import re
 from pathlib import Path
 
-from layercraft.conditioning.schemes import SCHEME_NAMES
+from layercraft.conditioning.names import SCHEME_NAMES
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "layercraft"
 
@@ -83,4 +83,4 @@ def test_each_scheme_name_is_spelled_in_one_module():
         pattern = re.compile(rf"[\"']{name}[\"']")
         where = [p for p in SRC.rglob("*") if p.suffix in (".py", ".ts") and "node_modules" not in p.parts
                  and pattern.search(p.read_text())]
-        assert [p.relative_to(SRC).as_posix() for p in where] == ["conditioning/schemes.py"], name
+        assert [p.relative_to(SRC).as_posix() for p in where] == ["conditioning/names.py"], name

@@ -14,25 +14,38 @@ from .app.cli import app as studio_app
 from .canvas import composite, load_project, preview, rasterize, validate_canvas
 from .canvas.images import save_image_atomic
 from .canvas.limits import LIMITS, one_line
-from .conditioning import DEFAULT_SCHEME, SCHEME_NAMES, token_report
+from .conditioning.names import DEFAULT_SCHEME, SCHEME_NAMES
 from .data.cli import app as data_app
-from .eval.cli import app as eval_app
-from .examples import example_path
 from .pipelines.cli import app as generate_app
-from .refusals import RefusalGroup
+from .refusals import LazyGroup, RefusalGroup
 from .vision.cli import app as vision_app
 from .vision.cli import from_photos_cmd
 from .world.cli import app as world_app
 
+# groups imported only when run (their help is repeated here; a test keeps the two equal)
+LAZY_GROUPS = {
+    "eval": ("layercraft.eval.cli:app",
+             "Evaluate: benchmark suites → images, per-case records, summary CSV, HTML report."),
+}
+
+
+class LayercraftGroup(RefusalGroup):
+    """The top-level group: the light sub-commands as usual, `LAZY_GROUPS` loaded on first use."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (target, help_text) in LAZY_GROUPS.items():
+            self.add_command(LazyGroup(name, target, help_text))
+
+
 app = typer.Typer(help="layercraft: layered-canvas, multi-subject personalized image generation.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, cls=RefusalGroup)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=LayercraftGroup)
 canvas_app = typer.Typer(help="Inspect, validate and render layered-canvas project files.", no_args_is_help=True,
                          cls=RefusalGroup)
 app.add_typer(canvas_app, name="canvas")
 app.add_typer(world_app, name="world")
 app.add_typer(studio_app)
 app.add_typer(generate_app)
-app.add_typer(eval_app, name="eval")
 app.add_typer(vision_app, name="vision")
 app.add_typer(data_app, name="data")
 canvas_app.command("from-photos")(from_photos_cmd)
@@ -70,6 +83,8 @@ def canvas_info(
         console.print(f"no token counts: the {c.width}×{c.height} canvas is smaller than one {token_px}-pixel token",
                       markup=False)
     else:
+        from .conditioning import token_report  # torch: only when tokens are counted
+
         try:
             tokens = token_report(c, scheme, grid)
         except (ValueError, ZeroDivisionError) as err:
@@ -162,6 +177,7 @@ def demo(
     import numpy as np
     import torch
 
+    from .examples import example_path
     from .pipelines.loading import load_pipeline, place_pipeline, recommended_settings, resolve_placement, size_warning
 
     try:

@@ -7,6 +7,7 @@ so no command prints its own error format and no refusal ends in a traceback.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
@@ -54,3 +55,22 @@ class RefusalCommand(TyperCommand):
 
     def invoke(self, ctx: typer.Context):
         return refusing(lambda: super(RefusalCommand, self).invoke(ctx))
+
+
+class LazyGroup(TyperGroup):
+    """A sub-command group listed by name and help, imported only when it is run (`target`: "module:typer_app").
+
+    `layercraft --help` and the light commands then never import what a heavy group needs (torch, diffusers)."""
+
+    def __init__(self, name: str, target: str, help: str) -> None:
+        super().__init__(name=name, help=help)
+        self.target = target
+
+    def load(self) -> TyperGroup:
+        module, _, attr = self.target.partition(":")
+        group = typer.main.get_group(getattr(importlib.import_module(module), attr))
+        group.name = self.name
+        return group
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self.load().make_context(info_name, args, parent=parent, **extra)

@@ -1,4 +1,4 @@
-"""A few hundred seeded mutations of the bundled project through `layercraft canvas render`.
+"""Two hundred seeded mutations of the bundled project through `layercraft canvas render`.
 
 Each runs in a forked child under a memory cap; none may end in a traceback or an exit code other
 than 0 (accepted) or 2 (refused, one line), and none may grow past the memory budget. The larger
@@ -27,10 +27,10 @@ def test_fuzzed_projects_are_accepted_or_refused_cleanly_in_bounded_memory():
     failures = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # zipfile warns about the duplicate entries it is asked to write
-        report = fuzz.fuzz(300, seed=21, budget_growth=384 * MiB, memory_cap=1024 * MiB, log=failures.append,
+        report = fuzz.fuzz(200, seed=21, budget_growth=384 * MiB, memory_cap=1024 * MiB, log=failures.append,
                            big_side=2048)  # the script's larger run uses 4096² (the per-image limit)
     print(report.summary())
     assert report.failures == [], "\n".join(failures[:5])
-    assert report.runs == 300
-    assert report.accepted >= 20 and report.refused >= 150  # both paths were exercised
+    assert report.runs == 200
+    assert report.accepted >= 15 and report.refused >= 100  # both paths were exercised
     assert len(report.kinds) == len(fuzz.Mutator.KINDS)  # every kind of mutation ran

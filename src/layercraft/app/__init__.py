@@ -1,7 +1,11 @@
 """layercraft studio: the layered-canvas editor served locally (FastAPI back end, Konva front end)."""
 
-from .config import StudioConfig
-from .jobs import GenerationService, JobState
-from .server import create_app
+from ..lazy import exports, lazy_exports
 
-__all__ = ["GenerationService", "JobState", "StudioConfig", "create_app"]
+_WHERE = exports(
+    config="StudioConfig",
+    jobs="GenerationService JobState",
+    server="create_app",
+)
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

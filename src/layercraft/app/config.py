@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..canvas.limits import LIMITS, Limits
-from ..conditioning.schemes import SCHEME_NAMES as SCHEMES  # noqa: F401  (the names the studio offers)
+from ..conditioning.names import SCHEME_NAMES as SCHEMES  # noqa: F401  (the names the studio offers)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 

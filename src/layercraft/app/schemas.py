@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from ..canvas import Category, Placement
 from ..canvas.limits import LIMITS, check_text
 from ..canvas.types import valid_id
-from ..conditioning.schemes import DEFAULT_SCHEME, SCHEME_NAMES
+from ..conditioning.names import DEFAULT_SCHEME, SCHEME_NAMES
 
 MAX_SIDE = LIMITS.max_side
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from . import names
 from .masks import MaskSpec
+from .names import SCHEME_NAMES
 from .positions import PositionIds, anyphoto_ids, kontext_ids, layercomposer_ids, one_for_all_ids
 
 SegmentKind = Literal["layers", "references", "collage"]
@@ -46,18 +48,18 @@ class Scheme:
         return self.name
 
 
-LAYERCOMPOSER = Scheme("layercomposer", "layers", layercomposer_ids,
+LAYERCOMPOSER = Scheme(names.LAYERCOMPOSER, "layers", layercomposer_ids,
                        summary="one segment per placed layer, locked layers at index 0 (LayerComposer)")
-ANYPHOTO = Scheme("anyphoto", "layers", anyphoto_ids, isolation=True,
+ANYPHOTO = Scheme(names.ANYPHOTO, "layers", anyphoto_ids, isolation=True,
                   summary="location-aligned identity tokens, identity-isolated attention (AnyPhoto)")
-ONE_FOR_ALL = Scheme("one_for_all", "references", one_for_all_ids, ccpa=True,
+ONE_FOR_ALL = Scheme(names.ONE_FOR_ALL, "references", one_for_all_ids, ccpa=True,
                      summary="category references on their own position blocks, CCPA descriptors (One-for-All)")
-KONTEXT_COLLAGE = Scheme("kontext_collage", "collage", kontext_ids, cacheable=False, needs_training=False,
+KONTEXT_COLLAGE = Scheme(names.KONTEXT_COLLAGE, "collage", kontext_ids, cacheable=False, needs_training=False,
                          summary="the composited canvas as one Kontext context image (zero-shot on stock Kontext)")
 
 SCHEMES: dict[str, Scheme] = {s.name: s for s in (LAYERCOMPOSER, ANYPHOTO, ONE_FOR_ALL, KONTEXT_COLLAGE)}
-SCHEME_NAMES: tuple[str, ...] = tuple(SCHEMES)
-DEFAULT_SCHEME = LAYERCOMPOSER.name
+if tuple(SCHEMES) != SCHEME_NAMES:  # a scheme added here must be named in names.py too (the CLI's choices)
+    raise ImportError(f"conditioning/names.py lists {SCHEME_NAMES}, the scheme table {tuple(SCHEMES)}: keep them equal")
 
 
 def get_scheme(scheme: str | Scheme) -> Scheme:

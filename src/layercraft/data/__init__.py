@@ -7,8 +7,12 @@ shards in the world's schema (version 2, `world/shards.py`) with a random-access
 streaming reader (`dataset.py`). Guide and schema: docs/data.md.
 """
 
-from .dataset import DatasetError, PreparedDataset, fit_sample, iter_samples
-from .perceive import PrepareOptions
-from .prepare import DataError, prepare
+from ..lazy import exports, lazy_exports
 
-__all__ = ["DataError", "DatasetError", "PrepareOptions", "PreparedDataset", "fit_sample", "iter_samples", "prepare"]
+_WHERE = exports(
+    dataset="DatasetError PreparedDataset fit_sample iter_samples",
+    perceive="PrepareOptions",
+    prepare="DataError prepare",
+)
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

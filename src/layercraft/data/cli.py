@@ -16,8 +16,6 @@ import typer
 from ..vision.assets import ModelMissingError
 from ..vision.errors import VisionError
 from .dataset import DatasetError, PreparedDataset, contact_sheet
-from .perceive import PrepareOptions
-from .prepare import DataError, prepare
 
 app = typer.Typer(help="Training data from your own photos: prepare a dataset, inspect it.", no_args_is_help=True)
 
@@ -64,6 +62,9 @@ def prepare_cmd(
         _fail("--holdout must be at least 0 and under 1")
     if references is not None and not references.is_dir():
         _fail(f"--references {references}: not a folder")
+    from .perceive import PrepareOptions  # the perception stack (scipy, scikit-image, dlib): only to prepare
+    from .prepare import DataError, prepare
+
     opts = PrepareOptions(max_side=max_side, min_face=min_face, min_sharpness=min_sharpness,
                           max_identities=max_identities, dup_distance=dup_distance, every=every, chunk=chunk,
                           per_shard=per_shard, captioner=str(captioner) if captioner else None, store_paths=store_paths,

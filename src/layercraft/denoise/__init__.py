@@ -8,12 +8,14 @@
 - `loop`: `denoise(model, velocity, latents, sigmas, hooks)`.
 """
 
-from .flow import clean_estimate, euler_step, flow_invert, flux_sigmas, noisy, velocity_target
-from .guidance import Branch, GuidedVelocity, combine, guidance_branches
-from .inputs import CanvasConditions, DenoiserInputs, Encoders, build_inputs, velocity
-from .loop import Hook, denoise
-from .switches import Switches
+from ..lazy import exports, lazy_exports
 
-__all__ = ["Branch", "CanvasConditions", "DenoiserInputs", "Encoders", "GuidedVelocity", "Hook", "Switches",
-           "build_inputs", "clean_estimate", "combine", "denoise", "euler_step", "flow_invert", "flux_sigmas",
-           "guidance_branches", "noisy", "velocity", "velocity_target"]
+_WHERE = exports(
+    flow="clean_estimate euler_step flow_invert flux_sigmas noisy velocity_target",
+    guidance="Branch GuidedVelocity combine guidance_branches",
+    inputs="CanvasConditions DenoiserInputs Encoders build_inputs velocity",
+    loop="Hook denoise",
+    switches="Switches",
+)
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -24,12 +24,21 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
                dino: Path | None = None, match: str = "box", progress: bool = True,
                lcp_adapter: Path | None = None) -> int:
     """Run every (suite, method); returns the number of images generated. The pipeline is loaded once."""
-    from .cases import load_cases
+    from ..canvas.errors import OptionError
+    from .cases import load_cases, suite_name
     from .embedding_scores import ClipScorer, DinoScorer
     from .loading import load_backends, load_pipeline, model_resolution
     from .scoring import ScoreConfig
 
-    ms = [get_method(m) for m in methods]
+    try:  # every name checked before the model loads: a typo costs nothing
+        ms = [get_method(m) for m in methods]
+        for suite in suites:
+            if not suite.endswith(".jsonl"):
+                suite_name(suite)
+            elif not Path(suite).is_file():
+                raise ValueError(f"suite {suite}: no such file")
+    except ValueError as err:
+        raise OptionError(str(err)) from None
     need_pipe = any(m.kind in ("pipeline", "base_t2i", "autoencoder") for m in ms)
     pipe = load_pipeline(model) if need_pipe else None
     size = size or (model_resolution(model) if need_pipe else None)

@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 
 from ..canvas import Canvas, composite
-from ..conditioning.schemes import ANYPHOTO, DEFAULT_SCHEME, KONTEXT_COLLAGE, LAYERCOMPOSER, ONE_FOR_ALL
+from ..conditioning.names import DEFAULT_SCHEME
+from ..conditioning.schemes import ANYPHOTO, KONTEXT_COLLAGE, LAYERCOMPOSER, ONE_FOR_ALL
 from ..denoise.switches import Switches
 from .cases import Case
 

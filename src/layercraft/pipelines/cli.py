@@ -10,7 +10,7 @@ import typer
 from ..canvas import load_project, validate_canvas
 from ..canvas.errors import OptionError
 from ..canvas.limits import LIMITS, check_float, check_text
-from ..conditioning.schemes import DEFAULT_SCHEME, SCHEME_NAMES
+from ..conditioning.names import DEFAULT_SCHEME, SCHEME_NAMES
 from ..refusals import RefusalCommand, RefusalGroup
 
 app = typer.Typer(help="Generate images from layered canvases.", cls=RefusalGroup)

@@ -6,9 +6,7 @@ nothing is downloaded at run time. Torch is used only by the MTCNN face detector
 imported on first use, so `import layercraft.vision` (and the CLI) stays cheap.
 """
 
-from __future__ import annotations
-
-import importlib
+from ..lazy import lazy_exports
 
 _WHERE = {
     "ModelMissingError": "assets", "install_models": "assets", "model_dir": "assets",
@@ -23,15 +21,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

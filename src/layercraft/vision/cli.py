@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from ..canvas.errors import CanvasError
-from ..conditioning.schemes import LAYERCOMPOSER
+from ..conditioning.names import DEFAULT_SCHEME
 from .assets import ModelMissingError
 from .errors import VisionError
 
@@ -197,7 +197,7 @@ def from_photos_cmd(
     photos: list[Path] = typer.Argument(..., help="Photos, one person layer each (the person with the largest face)."),
     out: Path = typer.Option(..., help="Project file to write (.lcp)."),
     prior: Path = typer.Option(None, help="Layout image: each photo's face is placed on one of its faces."),
-    scheme: str = typer.Option(LAYERCOMPOSER.name, help="layercomposer (people cut out) or anyphoto (aligned face "
+    scheme: str = typer.Option(DEFAULT_SCHEME, help="layercomposer (people cut out) or anyphoto (aligned face "
                                                      "crops: the location canvas)."),
     order: str = typer.Option(None, help="Prior face for each photo, counted from the left, e.g. 1,0 "
                                          "(default: left to right)."),

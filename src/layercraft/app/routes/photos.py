@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...canvas import Category, Placement
 from ...canvas.validate import MAX_LAYERS
-from ...conditioning.schemes import DEFAULT_SCHEME
+from ...conditioning.names import DEFAULT_SCHEME
 from ...vision.assets import ModelMissingError
 from ...vision.errors import NoFaceError, PhotoError, VisionError
 from ..context import Studio, studio
