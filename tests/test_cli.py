@@ -65,3 +65,13 @@ def test_demo_takes_its_settings_from_the_models_card(tmp_path):
     res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--model", "default"])
     assert res.exit_code == 0, res.output
     assert f"({teacher['num_inference_steps']} steps, true CFG" in res.output  # three passes: no "1 pass"
+
+
+def test_generate_and_demo_refuse_an_unknown_model_in_one_line(tmp_path):
+    runner = CliRunner()
+    for args in (["generate", str(example_path()), "--model", str(tmp_path / "none"), "--out", str(tmp_path / "g.png")],
+                 ["demo", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "demo")]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert res.output.splitlines()[-1].startswith("error: model ") and "neither" in res.output, res.output
+    assert not (tmp_path / "g.png").exists() and not (tmp_path / "demo" / "output.png").exists()

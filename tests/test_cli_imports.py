@@ -46,3 +46,9 @@ def test_eval_refuses_unknown_suites_and_methods_in_one_line_before_loading_a_mo
                                       "--out", str(tmp_path / "run")])
         assert refused.exit_code == 2, refused.output
         assert refused.output.startswith("error: ") and refused.output.count("\n") == 1, refused.output
+
+
+def test_loading_the_pipelines_prints_no_torchvision_notice():
+    code = "import layercraft.pipelines.layered_canvas"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert "torchvision" not in out.stderr + out.stdout

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..canvas.errors import OptionError
 from .methods import DEFAULT_METHOD, METHODS, REFERENCE_ROWS, get_method, make_generate
 from .runner import RunOptions, parse_shard, run_method
 
@@ -24,7 +25,6 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
                dino: Path | None = None, match: str = "box", progress: bool = True,
                lcp_adapter: Path | None = None) -> int:
     """Run every (suite, method); returns the number of images generated. The pipeline is loaded once."""
-    from ..canvas.errors import OptionError
     from .cases import load_cases, suite_name
     from .embedding_scores import ClipScorer, DinoScorer
     from .loading import load_backends, load_pipeline, model_resolution
@@ -40,7 +40,10 @@ def run_suites(suites: list[str], methods: list[str], out: Path, *, model: str =
     except ValueError as err:
         raise OptionError(str(err)) from None
     need_pipe = any(m.kind in ("pipeline", "base_t2i", "autoencoder") for m in ms)
-    pipe = load_pipeline(model) if need_pipe else None
+    try:
+        pipe = load_pipeline(model) if need_pipe else None
+    except (ValueError, OSError) as err:
+        raise OptionError(f"--model {model}: {str(err).splitlines()[0]}") from None
     size = size or (model_resolution(model) if need_pipe else None)
     be = load_backends(backends)
     if be.missing():
@@ -87,7 +90,10 @@ def run(
                    true_cfg=true_cfg, shard=shard, variant=variant, backends=backends, clip=clip, dino=dino,
                    match=match, progress=progress, lcp_adapter=lcp_adapter)
     console.print(f"generated {n} images into {out}")
-    summary(out)
+    from .records import load_records
+
+    if load_records(out):  # a shard may hold no case
+        summary(out)
 
 
 @app.command("summary")
@@ -96,7 +102,10 @@ def summary(run_dir: Path = typer.Argument(..., help="Run folder.")) -> None:
     from .records import load_records
     from .summary import summarize, write_csv
 
-    rows = summarize(load_records(run_dir))
+    records = load_records(run_dir)
+    if not records:
+        raise OptionError(f"{run_dir}: no records (a folder written by `layercraft eval run`)")
+    rows = summarize(records)
     write_csv(rows, run_dir / "summary.csv")
     cols = ["method", "suite", "n_cases", "sim_gt", "cp", "missing_rate", "ap50", "iou", "lock_psnr", "tokens",
             "seconds"]
@@ -115,8 +124,11 @@ def report(
     max_cases: int = typer.Option(4, help="Cases per suite in the image grids."),
 ) -> None:
     """Write the HTML report of a run."""
+    from .records import load_records
     from .report import write_report
 
+    if not load_records(run_dir):
+        raise OptionError(f"{run_dir}: no records (a folder written by `layercraft eval run`)")
     console.print(f"wrote {write_report(run_dir, out, title, max_cases)}")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from ..canvas.errors import OptionError
 from ..devices import DTYPES, cpu_has_native_bf16, resolve_placement  # noqa: F401  (re-exported)
 from ..models.registry import REGISTRY, get_spec
 from ..models.transformer import LayercraftFluxTransformer
@@ -112,7 +113,7 @@ def load_pipeline(model: str | Path = "default", *, dtype: torch.dtype = torch.f
         return LayeredCanvasPipeline.from_pretrained(model, dtype=dtype)
     if str(model) in REGISTRY:
         return LayeredCanvasPipeline.from_spec(str(model), seed=seed)
-    raise ValueError(f"model {str(model)!r} is neither 'default', '{DISTILLED}', a registry name "
+    raise OptionError(f"model {str(model)!r} is neither 'default', '{DISTILLED}', a registry name "
                      f"({', '.join(sorted(REGISTRY))}) "
                      "nor a folder")
 
